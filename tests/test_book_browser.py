@@ -1,0 +1,106 @@
+"""Open every page of the built book in Debian's Chromium (through playwright, never `playwright install`).
+
+Each page must show its title, load every image, render its saved widgets, and request nothing
+from any host but 127.0.0.1. In CI (CI=true) a missing Chromium is a failure; elsewhere the test is
+skipped with a note on how to install it.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import socketserver
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.test_book_build import toc_pages
+
+pytestmark = [pytest.mark.book, pytest.mark.browser]
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is missing in CI: .ci/run should have installed it (apt-get install chromium)")
+    pytest.skip("Debian's Chromium is not installed: `apt-get install chromium` to run the browser test")
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def served_book(built_book: Path):
+    handler = functools.partial(_Quiet, directory=str(built_book / "_build" / "html"))
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+def test_every_page_renders_offline_in_chromium(built_book: Path, served_book: str) -> None:
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    counts = {"images": 0, "widgets": 0}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        for name in toc_pages(built_book):
+            requests.clear()
+            page.goto(f"{served_book}/{name}.html", wait_until="load")
+            title = page.locator("main h1").first.inner_text().strip()
+            if not title:
+                problems.append(f"{name}: no visible title")
+            # Every <img> in the article has loaded real pixels.
+            for src, width in page.eval_on_selector_all(
+                "article img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth])"
+            ):
+                counts["images"] += 1
+                if not width:
+                    problems.append(f"{name}: image {src} did not load")
+            # Saved widget views: each <script widget-view> gets a rendered widget next to it.
+            views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+            if views:
+                try:
+                    page.wait_for_function(
+                        f"document.querySelectorAll('.jupyter-widgets.widget-container, "
+                        f".jupyter-widgets.widget-inline-hbox, .jupyter-widgets').length >= {views}",
+                        timeout=20_000,
+                    )
+                except Exception:
+                    problems.append(f"{name}: {views} saved widget views did not render")
+                counts["widgets"] += views
+            for url in requests:
+                host = urlparse(url).hostname
+                if host not in (None, "127.0.0.1") and not url.startswith(("data:", "blob:")):
+                    problems.append(f"{name}: requested {url}")
+        browser.close()
+    assert not problems, "\n".join(problems)
+    # The book must actually exercise what this test checks.
+    assert counts["images"] > 0, "no figure in the whole book"
+    assert counts["widgets"] > 0, "no saved widget in the whole book"

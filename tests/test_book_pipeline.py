@@ -1,0 +1,86 @@
+"""The book pipeline on a tiny fixture notebook: parameters, caching, failures, parameter files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from synthmed import book
+
+FIXTURE = Path(__file__).parent / "fixtures" / "pipeline_demo.py"
+
+
+@pytest.fixture()
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "pipeline_demo.py"
+    shutil.copy(FIXTURE, path)
+    return path
+
+
+def _stdout(notebook_path: Path) -> str:
+    nb = nbformat.read(notebook_path, as_version=4)
+    return "".join(
+        out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+    )
+
+
+def test_parameters_reach_the_notebook_and_unchanged_runs_are_skipped(source: Path) -> None:
+    out = source.with_suffix(".ipynb")
+    first = book.execute_notebook(source, out, {"n_points": 5}, timeout=120)
+    assert first.executed
+    assert "n_points=5 sum=30" in _stdout(out)
+    meta = nbformat.read(out, as_version=4).metadata["synthmed"]
+    assert meta["status"] == "ok" and meta["parameters"] == {"n_points": 5}
+
+    again = book.execute_notebook(source, out, {"n_points": 5}, timeout=120)
+    assert not again.executed
+
+    changed = book.execute_notebook(source, out, {"n_points": 4}, timeout=120)
+    assert changed.executed
+    assert "n_points=4 sum=14" in _stdout(out)
+
+    source.write_text(source.read_text().replace("sum=", "total="))
+    assert not book.is_current(out, book.fingerprint(source, {"n_points": 4}))
+
+
+def test_a_failing_cell_fails_with_the_notebook_name_and_traceback(source: Path) -> None:
+    out = source.with_suffix(".ipynb")
+    with pytest.raises(book.NotebookFailed) as err:
+        book.execute_notebook(source, out, {"fail": True}, timeout=120)
+    message = str(err.value)
+    assert "'pipeline_demo'" in message
+    assert "ValueError" in message and "the fixture was asked to fail" in message
+    # A failed run is never taken for a finished one.
+    assert not book.is_current(out, book.fingerprint(source, {"fail": True}))
+
+
+def test_parameter_files_merge_common_and_per_notebook_values(tmp_path: Path) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text("profile: tiny\nseed: 1\nnotebooks:\n  data:\n    seed: 7\n    n: 3\n")
+    assert book.load_parameters(params, "data") == {"profile": "tiny", "seed": 7, "n": 3}
+    assert book.load_parameters(params, "other") == {"profile": "tiny", "seed": 1}
+
+
+def test_toc_lists_sources_in_reading_order_and_rejects_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "book").mkdir()
+    for name in ("b", "a"):
+        (tmp_path / "notebooks" / f"{name}.py").write_text("# %%\n")
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n- file: notebooks/b\n- file: notebooks/a\n"
+    )
+    assert [p.stem for p in book.toc_notebooks(tmp_path)] == ["b", "a"]
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n- file: notebooks/zz\n")
+    with pytest.raises(FileNotFoundError, match="zz"):
+        book.toc_notebooks(tmp_path)
+
+
+def test_the_repository_profiles_exist_and_name_themselves() -> None:
+    root = Path(__file__).resolve().parents[1]
+    for profile in ("tiny", "cpu", "paper"):
+        params = book.load_parameters(root / "params" / f"{profile}.yaml", "any")
+        assert params["profile"] == profile
