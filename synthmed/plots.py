@@ -15,8 +15,9 @@ PALETTE = {"real": "#4d4d4d", "cpD-GAN": "#1f77b4", "prog-GAN": "#d62728"}
 def style() -> None:
     """The book's figure style: white grid, readable fonts, no top and right spines."""
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
-    plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "axes.spines.top": False,
-                         "axes.spines.right": False})
+    plt.rcParams.update(
+        {"figure.dpi": 100, "savefig.bbox": "tight", "axes.spines.top": False, "axes.spines.right": False}
+    )
 
 
 def image_grid(

@@ -52,9 +52,7 @@ class Memorisation:
     median_ratio: float  # median synthetic-to-train over median test-to-train (below 1: closer than new real images)
 
 
-def memorisation(
-    synthetic: np.ndarray, test: np.ndarray, train: np.ndarray, percentile: float = 5.0
-) -> Memorisation:
+def memorisation(synthetic: np.ndarray, test: np.ndarray, train: np.ndarray, percentile: float = 5.0) -> Memorisation:
     """Compare synthetic-to-train with real-test-to-train nearest-neighbour distances (features (N, D))."""
     _, syn = nearest_neighbours(synthetic, train, k=1)
     _, tst = nearest_neighbours(test, train, k=1)
