@@ -8,6 +8,7 @@ notebook is not executed again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -25,6 +26,11 @@ import synthmed
 log = logging.getLogger(__name__)
 
 EXECUTION_TIMEOUT_S = 1800  # per cell; papermill can lose a widget message and wait forever (book-stack.md §4.3)
+# A cell tagged "widget" waits at most this long for its reply. Widget cells are quick, but
+# nbclient now and then misses the reply to one and, with no timeout, waits forever; with one,
+# the wait ends at the timeout and the reply is read (book-stack.md §4.3). A short timeout on
+# widget cells alone keeps that stall short without limiting long training cells.
+WIDGET_TIMEOUT_S = 30
 RETRIES = 1  # a timed-out or dead kernel is retried once; a cell that raises is not
 VENDOR_DIR = "_vendor"  # vendored widget JS; not `_static`, which Jupyter Book injects into every page
 WIDGET_FILES = {  # node_modules path -> path under _vendor/widgets
@@ -138,12 +144,17 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
+def _cell_timeout(timeout: int, widget_timeout: int, cell) -> int:
+    return widget_timeout if "widget" in cell.get("metadata", {}).get("tags", []) else timeout
+
+
 def execute_notebook(
     source: Path,
     output: Path,
     params: dict[str, Any],
     *,
     timeout: int = EXECUTION_TIMEOUT_S,
+    widget_timeout: int = WIDGET_TIMEOUT_S,
     retries: int = RETRIES,
     force: bool = False,
     env: dict[str, str] | None = None,
@@ -178,6 +189,7 @@ def execute_notebook(
                     cwd=str(source.parent),
                     execution_timeout=timeout,
                     progress_bar=False,
+                    timeout_func=functools.partial(_cell_timeout, timeout, widget_timeout),
                 )
                 break
             except papermill.PapermillExecutionError as err:
@@ -247,7 +259,11 @@ def build(
 
     root = Path(root).resolve()
     params_file = root / "params" / f"{check_profile(profile)}.yaml"
-    env = {"SYNTHMED_HOME": os.environ.get("SYNTHMED_HOME", str(root / ".synthmed"))}
+    env = {
+        "SYNTHMED_HOME": os.environ.get("SYNTHMED_HOME", str(root / ".synthmed")),
+        "TQDM_DISABLE": "1",  # progress bars would land in the book as widgets
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     runs = []
     for source in toc_notebooks(root):
         params = load_parameters(params_file, source.stem)

@@ -57,6 +57,12 @@ def test_a_failing_cell_fails_with_the_notebook_name_and_traceback(source: Path)
     assert not book.is_current(out, book.fingerprint(source, {"fail": True}))
 
 
+def test_cells_tagged_widget_get_the_short_timeout(source: Path) -> None:
+    out = source.with_suffix(".ipynb")
+    with pytest.raises(book.NotebookFailed, match="pipeline_demo"):
+        book.execute_notebook(source, out, {"widget_seconds": 5}, timeout=60, widget_timeout=1, retries=0)
+
+
 def test_parameter_files_merge_common_and_per_notebook_values(tmp_path: Path) -> None:
     params = tmp_path / "p.yaml"
     params.write_text("profile: tiny\nseed: 1\nnotebooks:\n  data:\n    seed: 7\n    n: 3\n")
