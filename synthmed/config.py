@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +54,49 @@ def stable_hash(*parts: Any, length: int = 16) -> str:
     """A hash of configs and inputs that is the same across processes and machines."""
     payload = json.dumps([_jsonable(p) for p in parts], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data settings per profile.
+
+# Size of the real source datasets, so a phantom set's benchmarks scale by the fraction it is of them.
+REAL_SOURCE_IMAGES = {
+    "chest": 223_414,  # rows of CheXpert-v1.0-small train.csv (frontal and lateral)
+    "brain": 752_803,  # images in RSNA ICH stage 2 train ("over 750,000" slices; Kaggle CSV rows / 6, less duplicates)
+}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    chest_patients: int  # phantom patients written as CheXpert-v1.0-small (about 3.5 images each)
+    brain_patients: int  # phantom patients written as RSNA stage 2 (several CT slices each)
+    seed: int = 0  # phantom content; the paper's split seeds are fixed in synthmed.data.benchmarks
+    chest_label_source: str = "auto"  # "auto": CheXpert's real label rows when torchxrayvision is installed
+    resolution: int = 32  # the classes and samples benchmarks run at 32x32 (paper-spec §1.3)
+
+
+DATA_PROFILES = {
+    "tiny": DataConfig(chest_patients=60, brain_patients=16),
+    "cpu": DataConfig(chest_patients=3000, brain_patients=300),
+    # paper: used as phantom sizes only when no data_root is given; CheXpert-small has 64,540 patients,
+    # RSNA about 25,000 exams (Flanders et al. 2020), i.e. roughly 19,000 in stage 2 train.
+    "paper": DataConfig(chest_patients=64_540, brain_patients=19_000),
+}
+
+
+def data_config(profile: str, **overrides: Any) -> DataConfig:
+    """The profile's data settings, with any non-None override (notebook parameters) applied."""
+    base = DATA_PROFILES[check_profile(profile)]
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def benchmark_scale(modality: str, n_source_images: int, real_data: bool) -> float:
+    """The one factor that multiplies every benchmark count and threshold.
+
+    Real data runs at the paper's numbers (1.0). A phantom set is a fraction of the real dataset's
+    size, and every per-class count and frequency threshold shrinks by that same fraction, so the
+    benchmarks keep the paper's structure.
+    """
+    if real_data:
+        return 1.0
+    return min(1.0, n_source_images / REAL_SOURCE_IMAGES[modality])
