@@ -225,8 +225,8 @@ def test_progan_generator_fade_in_blends_the_two_levels_with_the_scheduled_alpha
         torch.testing.assert_close(coarse, upsample_nearest(downsample_box(coarse)))
         assert not torch.allclose(full, upsample_nearest(downsample_box(full)))
         torch.testing.assert_close(G(z, y, 0.5), 0.5 * full + 0.5 * coarse)
-        # Mid-transition kimg from the tiny schedule (0.5 kimg per level and per fade-in): lod 0.8.
-        lod = config.lod(0.6)
+        # Mid-transition kimg from the tiny schedule (0.25 kimg per level and per fade-in): lod 0.8.
+        lod = config.lod(0.3)
         assert lod == pytest.approx(0.8)
         torch.testing.assert_close(G(z, y, lod), (1 - lod) * full + lod * coarse)
 

@@ -240,11 +240,12 @@ class GANConfig:
         """Smallest useful networks for tests and CI (the `tiny` profile: 16x16 or 32x32, seconds).
 
         latent 32, fmap_base 128, fmap_max 32: 32 channels at 4x4 and 8x8, 16 at 16x16, 8 at 32x32.
-        Minibatch 32 (16 at 64x64 and up). prog-GAN: 0.5 kimg per level and per fade-in (full
-        resolution at 1 kimg for 16x16, 2 for 32x32). Stop at full-resolution kimg + 3 (about 125
-        steps at 16x16), evaluate from full-resolution kimg + 1, every 1 kimg. EMA beta 0.9.
+        Minibatch 32 (16 at 64x64 and up). prog-GAN: 0.25 kimg per level and per fade-in (full
+        resolution at 0.5 kimg for 16x16, 1 for 32x32). Stop at full-resolution kimg + 1 (about 30
+        steps), evaluate from full-resolution kimg + 0.5, every 0.5 kimg. EMA beta 0.9. Only enough
+        to run every code path in seconds; tiny GANs learn little.
         """
-        grow_kimg = 0.5
+        grow_kimg = 0.25
         full_kimg = full_resolution_kimg(resolution, grow_kimg, grow_kimg) if _is_power_of_two(resolution) else 0
         minibatch = {8: 32, 16: 32, 32: 32, 64: 16, 128: 16}
         return cls._small(
@@ -256,9 +257,9 @@ class GANConfig:
             fmap_max=32,
             minibatch=minibatch,
             grow_kimg=grow_kimg,
-            total_kimg=full_kimg + 3,
-            min_fid_kimg=full_kimg + 1,
-            fid_every_kimg=1.0,
+            total_kimg=full_kimg + 1,
+            min_fid_kimg=full_kimg + 0.5,
+            fid_every_kimg=0.5,
             ema_beta=0.9,
         )
 
