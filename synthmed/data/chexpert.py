@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from skimage.transform import resize
 
 from synthmed.data import CHEXPERT_LABELS, DataError
+from synthmed.data.store import box_downsample
 
 log = logging.getLogger(__name__)
 
@@ -275,10 +276,7 @@ def downsample_box(img: np.ndarray, resolution: int) -> np.ndarray:
         raise ValueError(f"resolution {resolution} must be {size} divided by a power of two")
     if resolution == size:
         return img.astype(np.uint8, copy=True)
-    level = img.astype(np.float32)
-    while level.shape[0] > resolution:
-        level = (level[0::2, 0::2] + level[0::2, 1::2] + level[1::2, 0::2] + level[1::2, 1::2]) * 0.25
-    return np.rint(level).clip(0, 255).astype(np.uint8)
+    return box_downsample(img[None].astype(np.uint8, copy=False), size // resolution)[0]
 
 
 def _check_on_error(on_error: str) -> None:

@@ -31,6 +31,7 @@ from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, ExplicitVRLittle
 from tqdm.auto import tqdm
 
 from synthmed.data import RSNA_CSV_TYPES, RSNA_SUBTYPES, DataError
+from synthmed.data.store import box_downsample
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +224,7 @@ def downsample_box(img: np.ndarray, resolution: int) -> np.ndarray:
         raise ValueError(f"resolution {resolution} must be {size} divided by a power of two")
     if factor == 1:
         return img.astype(np.uint8, copy=True)
-    level = img.astype(np.float32)
-    while level.shape[0] > resolution:
-        level = (level[0::2, 0::2] + level[0::2, 1::2] + level[1::2, 0::2] + level[1::2, 1::2]) * 0.25
-    return np.rint(level).clip(0, 255).astype(np.uint8)
+    return box_downsample(img[None].astype(np.uint8, copy=False), size // resolution)[0]
 
 
 def load_image(
