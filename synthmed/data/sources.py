@@ -46,7 +46,7 @@ def phantom_root(modality: str, data: DataConfig) -> Path:
             tmp, n_patients=n_patients, seed=data.seed, label_source=data.chest_label_source
         )
     elif modality == "brain":
-        phantoms.make_rsna(tmp, n_patients=n_patients, seed=data.seed)
+        phantoms.make_rsna(tmp, n_patients=n_patients, seed=data.seed, progress=False)
     else:
         raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
     os.replace(tmp, final)
@@ -62,7 +62,7 @@ def read_raw_index(modality: str, root: Path) -> pd.DataFrame:
     if modality == "brain":
         from synthmed.data import rsna
 
-        return rsna.read_index(root)
+        return rsna.read_index(root, progress=False)
     raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
 
 
