@@ -27,9 +27,9 @@ profile = "cpu"  # tiny, cpu or paper: network widths, training length, data siz
 seed = 0  # GAN and classifier seed: initial weights, data order, latents
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
 chest_benchmark = "classes"  # the chest benchmark point both GANs are trained on ...
-chest_setting = 2  # ... its setting: here the 2 most frequent label combinations
-brain_benchmark = "samples"  # the brain benchmark point ...
-brain_setting = 5400  # ... the paper's largest samples point (5,400 train images per combination, scaled)
+chest_setting = 20  # ... its setting: the paper's largest classes point (shared with the utility chapter)
+brain_benchmark = "classes"  # the brain benchmark point ...
+brain_setting = 10  # ... the paper's largest brain classes point, 10 label combinations
 samples_per_row = 5  # images per label combination and source in the sample grids
 explorer_seeds = 3  # latent seeds precomputed for the explorer (seed, seed + 1, ...)
 

@@ -67,3 +67,23 @@ def memorisation(synthetic: np.ndarray, test: np.ndarray, train: np.ndarray, per
         expected_fraction=percentile / 100.0,
         median_ratio=float(np.median(syn) / median_test) if median_test > 0 else float("nan"),
     )
+
+
+def example_queries(distances: np.ndarray, n: int, seed: int) -> dict[str, np.ndarray]:
+    """Which queries to show beside their nearest neighbours: the closest, and a seeded random draw.
+
+    `distances` (Q,) are the queries' nearest-neighbour distances. Returns {"closest": the n
+    indices with the smallest distance, nearest first (the likeliest copies), "random": n indices
+    drawn without replacement from the other queries, in increasing order (what a typical query
+    looks like)}. Either holds fewer than n when there are not enough queries.
+    """
+    distances = np.asarray(distances)
+    if distances.ndim != 1:
+        raise ValueError(f"distances: expected one nearest distance per query (Q,), got shape {distances.shape}")
+    if n < 0:
+        raise ValueError(f"n: expected a non-negative number of examples, got {n}")
+    closest = np.argsort(distances, kind="stable")[:n]
+    rest = np.setdiff1d(np.arange(len(distances)), closest)
+    rng = np.random.default_rng(seed)
+    random = np.sort(rng.choice(rest, size=min(n, len(rest)), replace=False))
+    return {"closest": closest, "random": random}

@@ -513,3 +513,32 @@ def evaluate(
         }
     )
     return out
+
+
+def paper_variant_steps(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+    """The standard AUC turned into the paper's variant one step at a time, per label and for the mean.
+
+    Columns: auc (standard, all N test images), auc_truncated (only the first floor(N/50)*50 rows,
+    no flip), auc_flipped (all rows, AUC below 0.5 replaced by 1 - AUC) and auc_paper (both, as
+    `paper_per_label_auc`). Indexed by label plus `MEAN_ROW`, the mean of each column over its
+    labels that are not NaN (as `mean_auc` and `paper_auc` average). Shows which of the two quirks
+    moves a result.
+    """
+    y, s, names = _check_inputs(y_true, scores, labels)
+    n_used = paper_test_size(y.shape[0])
+    standard = _auc_columns(y, s)
+    truncated = _auc_columns(y[:n_used], s[:n_used]) if n_used else np.full(len(names), np.nan)
+    table = pd.DataFrame(
+        {
+            "auc": standard,
+            "auc_truncated": truncated,
+            "auc_flipped": np.where(standard < 0.5, 1.0 - standard, standard),
+            "auc_paper": paper_per_label_auc(y, s, names).to_numpy(),
+        },
+        index=pd.Index(names, name="label"),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column has a NaN mean
+        means = table.mean(axis=0, skipna=True)
+    table.loc[MEAN_ROW] = means
+    return table
