@@ -628,3 +628,202 @@ def power_curves(
     _reader_title(fig, title, False)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark sweeps: mean AUROC and utility gap against the benchmark's setting.
+
+CURVE_SERIES = ("real", "cpD-GAN", "prog-GAN")
+_SETTING_TITLES = {
+    "classes": "label combinations",
+    "samples": "train images per combination (paper's number)",
+    "resolution": "resolution (px)",
+}
+
+
+def curve_table(results: pd.DataFrame) -> pd.DataFrame:
+    """A results table (one row per run) as curves: one row per modality, benchmark, setting and series.
+
+    Series are "real" (the real-trained classifier, which both generators of one seed share, counted
+    once per seed) and each generator. Columns: auc (mean over seeds), seed_sd (SD across seeds, NaN
+    for one seed), ci_low/ci_high (the runs' 95% bootstrap bounds, averaged over seeds), gap, gap_sd,
+    gap_low/gap_high likewise (NaN for "real"), n_seeds.
+    """
+    needed = {"modality", "benchmark", "setting", "generator", "seed", "auc_real", "auc_synthetic", "gap"}
+    if missing := needed - set(results.columns):
+        raise ValueError(f"curve_table: results lack columns {sorted(missing)}")
+    results = results.reset_index(drop=True)
+    for column in ("auc_real_low", "auc_real_high", "auc_synthetic_low", "auc_synthetic_high", "gap_low", "gap_high"):
+        if column not in results.columns:
+            results[column] = np.nan
+    keys = ["modality", "benchmark", "setting"]
+    real = results.drop_duplicates([*keys, "seed"]).assign(
+        series="real", auc=results["auc_real"], ci_low=results["auc_real_low"], ci_high=results["auc_real_high"]
+    )
+    real = real.assign(gap=np.nan, gap_low=np.nan, gap_high=np.nan)
+    synthetic = results.assign(
+        series=results["generator"],
+        auc=results["auc_synthetic"],
+        ci_low=results["auc_synthetic_low"],
+        ci_high=results["auc_synthetic_high"],
+    )
+    runs = pd.concat([real, synthetic], ignore_index=True)
+    grouped = runs.groupby([*keys, "series"], sort=False)
+    table = grouped[["auc", "ci_low", "ci_high", "gap", "gap_low", "gap_high"]].mean()
+    table["seed_sd"] = grouped["auc"].std(ddof=1)
+    table["gap_sd"] = grouped["gap"].std(ddof=1)
+    table["n_seeds"] = grouped.size()
+    return table.reset_index()
+
+
+def _setting_order(settings: Sequence[int], benchmark: str) -> list[int]:
+    """Left to right as the paper draws them: most classes / samples first; lowest resolution first."""
+    return sorted(set(int(s) for s in settings), reverse=benchmark != "resolution")
+
+
+def _curve_axes(ax_auc, ax_gap, table: pd.DataFrame, benchmark: str, series: Sequence[str], title: str) -> None:
+    """Draw one modality's AUROC and gap curves (a `curve_table` slice) on two axes."""
+    order = _setting_order(table["setting"], benchmark)
+    x_of = {s: i for i, s in enumerate(order)}
+    offsets = {name: (k - (len(series) - 1) / 2) * 0.06 for k, name in enumerate(series)}
+    for k, name in enumerate(series):
+        rows = table[table["series"] == name].copy()
+        if rows.empty:
+            continue
+        rows["x"] = rows["setting"].map(x_of) + offsets[name]
+        rows = rows.sort_values("x")
+        colour = _colour(name, k)
+        x, auc = rows["x"].to_numpy(float), rows["auc"].to_numpy(float)
+        ax_auc.plot(x, auc, marker="o", markersize=4, lw=1.4, color=colour, label=name)
+        err = np.vstack([auc - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - auc])
+        ok = ~np.isnan(err).any(axis=0)
+        if ok.any():
+            ax_auc.errorbar(x[ok], auc[ok], yerr=err[:, ok], fmt="none", ecolor=colour, elinewidth=0.8, capsize=2)
+        sd = rows["seed_sd"].to_numpy(float)
+        if np.isfinite(sd).any():
+            ax_auc.fill_between(x, auc - np.nan_to_num(sd), auc + np.nan_to_num(sd), color=colour, alpha=0.15, lw=0)
+        if name == "real" or ax_gap is None:
+            continue
+        gap = rows["gap"].to_numpy(float)
+        ax_gap.plot(x, gap, marker="o", markersize=4, lw=1.4, color=colour, label=name)
+        gerr = np.vstack([gap - rows["gap_low"].to_numpy(float), rows["gap_high"].to_numpy(float) - gap])
+        ok = ~np.isnan(gerr).any(axis=0)
+        if ok.any():
+            ax_gap.errorbar(x[ok], gap[ok], yerr=gerr[:, ok], fmt="none", ecolor=colour, elinewidth=0.8, capsize=2)
+        gsd = rows["gap_sd"].to_numpy(float)
+        if np.isfinite(gsd).any():
+            ax_gap.fill_between(x, gap - np.nan_to_num(gsd), gap + np.nan_to_num(gsd), color=colour, alpha=0.15, lw=0)
+    for ax in (ax_auc, ax_gap):
+        if ax is None:
+            continue
+        crowded = len(order) > 5
+        ax.set_xticks(
+            range(len(order)), [str(s) for s in order], fontsize=7 if crowded else None, rotation=45 if crowded else 0
+        )
+        ax.set_xlim(-0.5, len(order) - 0.5)
+        ax.set_xlabel(_SETTING_TITLES.get(benchmark, "setting"), fontsize=8)
+    ax_auc.set_ylabel("mean AUROC, real test split", fontsize=8)
+    ax_auc.set_title(title, fontsize=9)
+    ax_auc.legend(fontsize=7, loc="best")
+    if ax_gap is not None:
+        ax_gap.axhline(0, color="grey", linestyle=":", lw=1)
+        ax_gap.set_ylabel("utility gap (real - synthetic)", fontsize=8)
+        ax_gap.set_title(f"{title}: gap", fontsize=9)
+
+
+def benchmark_curves(
+    results: pd.DataFrame,
+    *,
+    modalities: Sequence[str] | None = None,
+    series: Sequence[str] = CURVE_SERIES,
+    gap: bool = True,
+    title: str | None = None,
+) -> plt.Figure:
+    """The paper-style figure of a sweep: mean AUROC against the setting for the real-trained classifier
+    and each generator, and (with `gap`) the utility gap, one row of panels per modality.
+
+    `results` is a results table (`synthmed.experiments.RESULT_COLUMNS`; one benchmark). Points are
+    seed means; error bars are the runs' 95% bootstrap CIs (averaged over seeds); a shaded band is
+    +/- 1 SD across seeds when there are several. Settings run left to right as in the paper.
+    """
+    table = curve_table(results)
+    benchmarks_present = list(dict.fromkeys(table["benchmark"]))
+    if len(benchmarks_present) != 1:
+        raise ValueError(f"benchmark_curves: expected one benchmark's results, got {benchmarks_present}")
+    benchmark = benchmarks_present[0]
+    if modalities is None:  # chest first, as the paper's figures; any other name after, in table order
+        present = list(dict.fromkeys(table["modality"]))
+        modalities = [m for m in ("chest", "brain") if m in present] + [
+            m for m in present if m not in ("chest", "brain")
+        ]
+    ncols = 2 if gap else 1
+    fig, axes = plt.subplots(
+        len(modalities), ncols, figsize=(6.5 if gap else 4.2, 3.0 * len(modalities)), squeeze=False
+    )
+    for row, modality in enumerate(modalities):
+        part = table[table["modality"] == modality]
+        _curve_axes(axes[row, 0], axes[row, 1] if gap else None, part, benchmark, series, modality)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def paper_curves(values: pd.DataFrame, title: str, *, gap: bool = True) -> plt.Figure:
+    """The paper's published values (`synthmed.paper_results.paper_values`, one benchmark) drawn like
+    `benchmark_curves`, on their own figure with `title` naming them; no intervals (none were digitised)."""
+    needed = {"modality", "benchmark", "setting", "series", "auc"}
+    if missing := needed - set(values.columns):
+        raise ValueError(f"paper_curves: values lack columns {sorted(missing)}")
+    if values.empty:
+        raise ValueError("paper_curves: no published values to draw")
+    wide = values.pivot_table(index=["modality", "benchmark", "setting"], columns="series", values="auc").reset_index()
+    rows = [
+        {
+            "modality": r["modality"],
+            "benchmark": r["benchmark"],
+            "setting": r["setting"],
+            "generator": g,
+            "seed": 0,
+            "auc_real": r["real"],
+            "auc_synthetic": r[g],
+            "gap": r["real"] - r[g],
+        }
+        for _, r in wide.iterrows()
+        for g in ("cpD-GAN", "prog-GAN")
+    ]
+    fig = benchmark_curves(pd.DataFrame(rows), gap=gap, title=title)
+    for ax in fig.axes:
+        ax.set_facecolor("#f4f1ea")  # a different ground: these are not our results
+    return fig
+
+
+def per_label_results(label_table: pd.DataFrame, label: str) -> pd.DataFrame:
+    """One label's AUROCs from a per-label sweep table (`synthmed.experiments.LABEL_COLUMNS`) in the shape
+    of a results table: per run auc_real (+ bootstrap bounds), auc_synthetic (+ bounds) and gap (no CI)."""
+    needed = {
+        "modality",
+        "benchmark",
+        "setting",
+        "generator",
+        "seed",
+        "trained_on",
+        "label",
+        "auc",
+        "ci_low",
+        "ci_high",
+    }
+    if missing := needed - set(label_table.columns):
+        raise ValueError(f"per_label_results: label_table lacks columns {sorted(missing)}")
+    rows = label_table[label_table["label"] == label]
+    if rows.empty:
+        raise ValueError(f"per_label_results: no rows for label {label!r}")
+    keys = ["modality", "benchmark", "setting", "generator", "seed"]
+    columns = {"auc": "auc_{}", "ci_low": "auc_{}_low", "ci_high": "auc_{}_high"}
+    real = rows[rows["trained_on"] == "real"].rename(columns={k: v.format("real") for k, v in columns.items()})
+    synthetic = rows[rows["trained_on"] == rows["generator"]]
+    synthetic = synthetic.rename(columns={k: v.format("synthetic") for k, v in columns.items()})
+    merged = real[keys + [v.format("real") for v in columns.values()]].merge(
+        synthetic[keys + [v.format("synthetic") for v in columns.values()]], on=keys, how="inner"
+    )
+    return merged.assign(gap=merged["auc_real"] - merged["auc_synthetic"], gap_low=np.nan, gap_high=np.nan)

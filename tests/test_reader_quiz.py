@@ -90,3 +90,87 @@ def test_the_machine_reader_beats_chance_on_a_poor_generator() -> None:
     # A "generator" that draws from the real distribution leaves the machine at chance.
     same = machine_reader(real(300), real(300), real(100), real(100), config, seed=0)
     assert same["accuracy_low"] < 0.5 < same["accuracy_high"] and same["p_vs_chance"] > 0.01
+
+
+def test_point_images_keep_the_quiz_and_the_machine_reader_apart() -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    from synthmed.reader.machine import TEST_SEED_OFFSET, point_images
+
+    class Constant(torch.nn.Module):  # a "generator" whose image is its first latent, everywhere
+        n_labels, latent = 2, 4
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, z, labels, lod=0.0):
+            return torch.tanh(self.scale * z[:, :1, None, None]).expand(-1, 1, 8, 8)
+
+    def split(n: int, value: int):
+        return np.full((n, 8, 8), value, np.uint8), np.tile(np.array([[1, 0]], np.int8), (n, 1))
+
+    arrays = {"train": split(6, 1), "val": split(3, 2), "test": split(5, 3)}
+    synthetic = {"train": np.full((6, 8, 8), 11, np.uint8), "val": np.full((3, 8, 8), 12, np.uint8)}
+    row = {"modality": "brain", "resolution": 8, "generator": "cpD-GAN", "seed": 7, "setting": 8}
+    run = SimpleNamespace(row=row, arrays=arrays, synthetic=synthetic, gan=SimpleNamespace(checkpoint=Constant()))
+
+    images = point_images(run)
+    assert (images.modality, images.resolution, images.generator) == ("brain", 8, "cpD-GAN")
+    assert (images.real_train == 1).all() and (images.synthetic_train == 11).all()
+    assert (images.real_test == 3).all() and (images.quiz_real == 2).all() and (images.quiz_synthetic == 12).all()
+    # One synthetic test image per real test label vector, from latents the train and val samples did not use.
+    assert images.synthetic_test.shape == (5, 8, 8) and images.synthetic_test.dtype == np.uint8
+    first_latents = torch.randn(5, 4, generator=torch.Generator().manual_seed(7 + TEST_SEED_OFFSET))[:, 0]
+    expected = np.rint((np.tanh(first_latents.numpy()) + 1) * 127.5)
+    np.testing.assert_allclose(images.synthetic_test[:, 0, 0], expected, atol=1)
+    np.testing.assert_array_equal(point_images(run).synthetic_test, images.synthetic_test)
+
+    run.synthetic = {"train": synthetic["train"][:4], "val": synthetic["val"]}
+    with pytest.raises(ValueError, match="4 synthetic train images for 6 real ones"):
+        point_images(run)
+
+
+def test_the_machine_reader_trains_through_the_cache_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synthmed.classify.models import ClassifierConfig
+    from synthmed.reader import machine
+
+    class Called(Exception):
+        pass
+
+    def fake(*args, **kwargs):
+        raise Called(len(args[0]))
+
+    monkeypatch.setattr(machine, "train_cached", fake)
+    images = _images(10, 0, 0)
+    with pytest.raises(Called) as called:  # the training images: 80% of the 20 given
+        machine.machine_reader(images, images, images, images, ClassifierConfig.tiny(), cached=True)
+    assert called.value.args == (16,)
+
+
+def test_machine_read_trains_on_train_tests_on_test_and_names_the_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synthmed.classify.models import ClassifierConfig
+    from synthmed.reader import machine
+
+    seen = {}
+
+    def fake(real_train, synthetic_train, real_test, synthetic_test, config, *, seed, cached):
+        seen.update(train=(real_train, synthetic_train), test=(real_test, synthetic_test), cached=cached)
+        return {"n_test": len(real_test) + len(synthetic_test), "accuracy": 0.5}
+
+    monkeypatch.setattr(machine, "machine_reader", fake)
+    a, b, c, d, e, f = (_images(n, n, 0) for n in (6, 5, 4, 3, 2, 1))
+    images = machine.ReaderImages("chest", 16, "prog-GAN", a, b, c, d, e, f)
+    row = machine.machine_read(images, ClassifierConfig.tiny(), seed=1)
+    assert row == {
+        "modality": "chest",
+        "resolution": 16,
+        "generator": "prog-GAN",
+        "n_train": 11,
+        "n_test": 7,
+        "accuracy": 0.5,
+    }
+    assert [x is y for x, y in zip([*seen["train"], *seen["test"]], [a, b, c, d], strict=True)] == [True] * 4
+    assert seen["cached"] is True

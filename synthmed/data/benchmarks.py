@@ -391,7 +391,7 @@ def _stratified_pick(a: _Arrays, rows: np.ndarray, n_keep: int, seed: int, margi
         return rows[keep]
     except ValueError as err:
         reason = str(err).split(".")[0]
-        log.warning(
+        log.info(  # expected below paper scale; documented in the module docstring
             "stratified pick of %d from %d rows: %s; singletons join the largest stratum", n_keep, n, reason
         )
     values, counts = np.unique(strata, return_counts=True)
@@ -400,7 +400,7 @@ def _stratified_pick(a: _Arrays, rows: np.ndarray, n_keep: int, seed: int, margi
         keep, _ = next(StratifiedShuffleSplit(1, test_size=test_size, random_state=seed).split(rows, merged))
         return rows[keep]
     except ValueError as err:
-        log.warning("stratified pick of %d from %d rows: %s; unstratified", n_keep, n, str(err).split(".")[0])
+        log.info("stratified pick of %d from %d rows: %s; unstratified", n_keep, n, str(err).split(".")[0])
         n_test = math.ceil(test_size * n)
         return rows[np.random.RandomState(seed).permutation(n)[: n - n_test]]
 
