@@ -265,3 +265,460 @@ def run_point(
         "version": synthmed.__version__,
     }
     return PointRun(row, subset, arrays, synthetic, real_model, syn_model, scores_real, scores_syn, gan, per_label)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps: a benchmark's settings x generators x seeds, as one validated results table.
+
+# The settings each profile sweeps, per (modality, benchmark). `paper` runs the paper's full
+# settings (paper-spec §2). `cpu` keeps three per benchmark and modality that span the paper's range
+# (largest, a middle one, smallest), and resolutions 32 and 64 only; chest classes 20 and 2, brain
+# classes 10 and samples 5400 and resolutions 32/64 are also the points other chapters run, so their
+# runs are shared through the caches. `tiny` keeps two per benchmark that the tiny phantoms can
+# build and train on (every split has both classes of some label); the tiny GANs run the other
+# benchmarks at 16x16, so its resolution points are 8 and 16 (prog-GAN starts at 8x8, so at 8 it
+# does not grow; tiny only exercises the code paths).
+SWEEP_SETTINGS: dict[str, dict[tuple[str, str], tuple[int, ...]]] = {
+    "paper": dict(benchmarks.SETTINGS),
+    "cpu": {
+        ("chest", "classes"): (20, 6, 2),
+        ("brain", "classes"): (10, 6, 2),
+        ("chest", "samples"): (5950, 1000, 200),
+        ("brain", "samples"): (5400, 1000, 100),
+        ("chest", "resolution"): (32, 64),
+        ("brain", "resolution"): (32, 64),
+    },
+    "tiny": {
+        ("chest", "classes"): (20, 6),
+        ("brain", "classes"): (10, 4),
+        ("chest", "samples"): (5950, 1500),
+        ("brain", "samples"): (5400, 1500),
+        ("chest", "resolution"): (8, 16),
+        ("brain", "resolution"): (8, 16),
+    },
+}
+# Seeds per point. The paper drew error bars from repeated runs (paper-spec §4: number not found);
+# its README's examples use seed 1000. The CPU profiles afford one run per point.
+SWEEP_SEEDS: dict[str, tuple[int, ...]] = {"tiny": (0,), "cpu": (0,), "paper": (1000, 1001, 1002)}
+
+# The result table's columns (the keys of `PointRun.row`) and their dtypes. Floats may be NaN
+# (an AUC is undefined on a test set where no label has both classes; no Fréchet distance when
+# a GAN run never reached an evaluation); the other columns may not be missing.
+RESULT_COLUMNS: dict[str, str] = {
+    "modality": "object",
+    "benchmark": "object",
+    "setting": "int64",
+    "generator": "object",
+    "seed": "int64",
+    "profile": "object",
+    "resolution": "int64",
+    "n_classes": "int64",
+    "n_labels": "int64",
+    "n_train": "int64",
+    "n_val": "int64",
+    "n_test": "int64",
+    "auc_real": "float64",
+    "auc_real_low": "float64",
+    "auc_real_high": "float64",
+    "auc_synthetic": "float64",
+    "auc_synthetic_low": "float64",
+    "auc_synthetic_high": "float64",
+    "gap": "float64",
+    "gap_low": "float64",
+    "gap_high": "float64",
+    "delong_p": "float64",
+    "auc_paper_real": "float64",
+    "auc_paper_synthetic": "float64",
+    "fd_best": "float64",
+    "kimg_best": "float64",
+    "kimg_stop": "float64",
+    "gan_stop_reason": "object",
+    "real_epochs": "int64",
+    "synthetic_epochs": "int64",
+    "data_s": "float64",
+    "real_classifier_s": "float64",
+    "gan_s": "float64",
+    "synthetic_classifier_s": "float64",
+    "gan_train_s": "float64",
+    "config_hash": "object",
+    "version": "object",
+}
+RESULT_KEY = ("modality", "benchmark", "setting", "generator", "seed", "profile")
+# Per-label AUCs of every run, one row per (run, classifier, label); `label` "mean" is the mean row.
+LABEL_COLUMNS: dict[str, str] = {
+    **{name: RESULT_COLUMNS[name] for name in RESULT_KEY},
+    "trained_on": "object",  # "real" or the generator's name
+    "label": "object",
+    "n_pos": "float64",  # NaN on the mean row
+    "auc": "float64",
+    "ci_low": "float64",
+    "ci_high": "float64",
+}
+_AUC_COLUMNS = (
+    "auc_real",
+    "auc_real_low",
+    "auc_real_high",
+    "auc_synthetic",
+    "auc_synthetic_low",
+    "auc_synthetic_high",
+    "auc_paper_real",
+    "auc_paper_synthetic",
+)
+_CHOICES = {
+    "modality": ("chest", "brain"),
+    "benchmark": benchmarks.BENCHMARKS,
+    "generator": tuple(GENERATORS),
+    "profile": ("tiny", "cpu", "paper"),
+}
+
+
+def results_path(modality: str, benchmark: str, profile: str, *, per_label: bool = False) -> Path:
+    """Where `run_sweep` saves a sweep's table: home()/results/{modality}-{benchmark}-{profile}.csv
+    (and ...-labels.csv for the per-label AUCs)."""
+    from synthmed.config import home
+
+    suffix = "-labels" if per_label else ""
+    return home() / "results" / f"{modality}-{benchmark}-{profile}{suffix}.csv"
+
+
+def _show(value: object) -> str:
+    """A cell as the error message shows it: numpy scalars as plain Python values."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _row_name(frame: pd.DataFrame, i: int) -> str:
+    row = frame.iloc[i]
+    parts = [str(row[c]) for c in ("modality", "benchmark", "setting") if c in frame.columns]
+    extra = [f"{c} {row[c]}" for c in ("generator", "seed") if c in frame.columns]
+    return f"row {i} ({'/'.join(parts)}{', ' if extra else ''}{', '.join(extra)})"
+
+
+def _validate(frame: pd.DataFrame, columns: dict[str, str], what: str) -> pd.DataFrame:
+    """`frame` cast to `columns`' dtypes, in their order; raises ValueError naming the first bad row and column."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: missing columns {missing}; expected {list(columns)}")
+    frame = frame.reset_index(drop=True)
+    out = {}
+    for column, dtype in columns.items():
+        values = frame[column]
+        if dtype == "object":
+            bad = values.isna().to_numpy() | ~values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+            bad = pd.Series(bad, index=values.index)
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise ValueError(
+                    f"{what} {_row_name(frame, i)}: column {column!r} is {_show(values.iloc[i])}; expected a string"
+                )
+            choices = _CHOICES.get(column)
+            if choices is not None and not values.isin(choices).all():
+                i = int(np.flatnonzero(~values.isin(choices).to_numpy())[0])
+                raise ValueError(
+                    f"{what} {_row_name(frame, i)}: column {column!r} is {_show(values.iloc[i])}; "
+                    f"expected one of {choices}"
+                )
+            out[column] = values.astype(object)
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        unparsed = numbers.isna() & values.notna()
+        if dtype == "int64":
+            bad = numbers.isna() | (numbers != np.round(numbers))
+        else:
+            bad = unparsed
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            kind = "an integer" if dtype == "int64" else "a number (NaN allowed)"
+            raise ValueError(
+                f"{what} {_row_name(frame, i)}: column {column!r} is {_show(values.iloc[i])}; expected {kind}"
+            )
+        out[column] = numbers.astype(dtype)
+    return pd.DataFrame(out)
+
+
+def validate_results(results: pd.DataFrame) -> pd.DataFrame:
+    """Check a results table against `RESULT_COLUMNS`; return it typed, columns in schema order.
+
+    Beyond dtypes: identifiers take their known values, AUCs lie in [0, 1], the gap is the real
+    minus the synthetic AUC, and each (modality, benchmark, setting, generator, seed, profile)
+    occurs once. Raises ValueError naming the first bad row and column and what was expected.
+    """
+    table = _validate(results, RESULT_COLUMNS, "results")
+    for column in _AUC_COLUMNS:
+        values = table[column]
+        bad = values.notna() & ((values < 0) | (values > 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"results {_row_name(table, i)}: column {column!r} is {_show(values.iloc[i])}; "
+                "expected an AUC in [0, 1] or NaN"
+            )
+    expected_gap = table["auc_real"] - table["auc_synthetic"]
+    bad = (table["gap"] - expected_gap).abs() > 1e-6
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"results {_row_name(table, i)}: column 'gap' is {_show(table['gap'].iloc[i])}; expected "
+            f"auc_real - auc_synthetic = {_show(expected_gap.iloc[i])}"
+        )
+    for column in ("n_train", "n_val", "n_test", "n_labels"):
+        bad = table[column] < 1
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"results {_row_name(table, i)}: column {column!r} is {table[column].iloc[i]}; expected at least 1"
+            )
+    duplicated = table.duplicated(list(RESULT_KEY))
+    if duplicated.any():
+        i = int(np.flatnonzero(duplicated.to_numpy())[0])
+        raise ValueError(
+            f"results {_row_name(table, i)}: a second row for the same "
+            f"{', '.join(RESULT_KEY)}; expected one row per run"
+        )
+    return table
+
+
+def validate_label_results(table: pd.DataFrame) -> pd.DataFrame:
+    """Check a per-label table against `LABEL_COLUMNS`; return it typed (see `validate_results`)."""
+    typed = _validate(table, LABEL_COLUMNS, "per-label results")
+    for column in ("auc", "ci_low", "ci_high"):
+        bad = typed[column].notna() & ((typed[column] < 0) | (typed[column] > 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"per-label results {_row_name(typed, i)}: column {column!r} is "
+                f"{_show(typed[column].iloc[i])}; expected an AUC in [0, 1] or NaN"
+            )
+    return typed
+
+
+def _label_rows(run: PointRun) -> pd.DataFrame:
+    keys = {name: run.row[name] for name in RESULT_KEY}
+    table = run.evaluation.assign(**keys)
+    return table[list(LABEL_COLUMNS)]
+
+
+def _save_csv(table: pd.DataFrame, path: Path) -> None:
+    """Write through a temporary file beside `path`, then rename it over `path`."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        table.to_csv(temp, index=False)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def run_sweep(
+    modality: str,
+    benchmark: str,
+    profile: str,
+    settings=None,
+    generators=("cpD-GAN", "prog-GAN"),
+    seeds=None,
+    data_root: str | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    *,
+    source: Source | None = None,
+) -> pd.DataFrame:
+    """Run every point of a benchmark sweep (settings x seeds x generators) with `run_point`.
+
+    settings: None = `SWEEP_SETTINGS[profile][(modality, benchmark)]`; seeds: None = `SWEEP_SEEDS[profile]`;
+    source: the modality's dataset, None = `load_source` with the profile's data settings and `data_root`.
+    The Source is loaded once; one tqdm bar counts points. Every step of a point is cached, so a
+    second call computes only what is missing or changed, and an interrupted sweep resumes (a GAN
+    from its last checkpoint). A setting whose subset cannot be built
+    (`benchmarks.TooFewCombinations`) is skipped with a logged note and an entry in
+    `df.attrs["skipped"]` (dicts: modality, benchmark, setting, reason).
+
+    Returns the validated results table (`RESULT_COLUMNS`, one row per run) and saves it to
+    `results_path(modality, benchmark, profile)`, replacing what was there; the per-label AUCs
+    (`LABEL_COLUMNS`) go to `results_path(..., per_label=True)`.
+    """
+    from tqdm.auto import tqdm
+
+    from synthmed.config import check_profile
+
+    check_profile(profile)
+    if (modality, benchmark) not in SWEEP_SETTINGS[profile]:
+        raise ValueError(
+            f"no sweep for modality {modality!r} and benchmark {benchmark!r}; expected one of "
+            f"{sorted(SWEEP_SETTINGS[profile])}"
+        )
+    settings = tuple(SWEEP_SETTINGS[profile][modality, benchmark] if settings is None else settings)
+    seeds = tuple(SWEEP_SEEDS[profile] if seeds is None else seeds)
+    generators = tuple(generators)
+    for generator in generators:
+        if generator not in GENERATORS:
+            raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(GENERATORS)}")
+    if not settings or not seeds or not generators:
+        raise ValueError("run_sweep needs at least one setting, one seed and one generator")
+
+    if source is None:
+        source = load_source(modality, data_config(profile), data_root)
+    elif source.modality != modality:
+        raise ValueError(f"run_sweep: source is a {source.modality} dataset, the sweep is for {modality}")
+    rows, label_tables, skipped = [], [], []
+    per_setting = len(seeds) * len(generators)
+    bar = tqdm(total=len(settings) * per_setting, desc=f"{modality} {benchmark}", unit="point", disable=not progress)
+    for setting in settings:
+        done = 0
+        try:
+            for seed in seeds:
+                for generator in generators:
+                    bar.set_postfix_str(f"{setting} {generator} seed {seed}")
+                    run = run_point(
+                        modality,
+                        benchmark,
+                        setting,
+                        generator,
+                        profile,
+                        seed,
+                        data_root=data_root,
+                        device=device,
+                        source=source,
+                    )
+                    rows.append(run.row)
+                    label_tables.append(_label_rows(run))
+                    done += 1
+                    bar.update(1)
+        except benchmarks.TooFewCombinations as err:
+            log.warning("%s %s setting %s skipped: %s", modality, benchmark, setting, err)
+            skipped.append({"modality": modality, "benchmark": benchmark, "setting": setting, "reason": str(err)})
+            bar.update(per_setting - done)
+    bar.close()
+
+    results = validate_results(pd.DataFrame(rows, columns=list(RESULT_COLUMNS)))
+    labels = pd.concat(label_tables, ignore_index=True) if label_tables else pd.DataFrame(columns=list(LABEL_COLUMNS))
+    labels = validate_label_results(labels)
+    _save_csv(results, results_path(modality, benchmark, profile))
+    _save_csv(labels, results_path(modality, benchmark, profile, per_label=True))
+    results.attrs["skipped"] = skipped
+    return results
+
+
+def load_results(modality: str, benchmark: str, profile: str, *, per_label: bool = False) -> pd.DataFrame:
+    """A saved sweep table (`results_path`), validated; FileNotFoundError when the sweep has not run."""
+    path = results_path(modality, benchmark, profile, per_label=per_label)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no saved {modality} {benchmark} sweep for profile {profile!r}; "
+            "run `synthmed run` or the benchmark's chapter first"
+        )
+    columns = LABEL_COLUMNS if per_label else RESULT_COLUMNS
+    # Strings stay strings (a hash of digits only must not become a number); only numbers may be NaN.
+    table = pd.read_csv(
+        path,
+        dtype={c: str for c, dtype in columns.items() if dtype == "object"},
+        keep_default_na=False,
+        na_values={c: ["", "nan", "NaN", "<NA>"] for c, dtype in columns.items() if dtype != "object"},
+    )
+    try:
+        return validate_label_results(table) if per_label else validate_results(table)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def sweep_results(
+    modality: str,
+    benchmark: str,
+    profile: str,
+    *,
+    seeds=None,
+    data_root: str | None = None,
+    device: str = "auto",
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The saved sweep table when there is one, else `run_sweep` with the profile's settings and `seeds`
+    (None: the profile's)."""
+    try:
+        return load_results(modality, benchmark, profile)
+    except FileNotFoundError:
+        log.info("no saved %s %s sweep for %s: running it", modality, benchmark, profile)
+        return run_sweep(
+            modality, benchmark, profile, seeds=seeds, data_root=data_root, device=device, progress=progress
+        )
+
+
+def classify_point(
+    modality: str,
+    benchmark: str,
+    setting: int,
+    profile: str,
+    seed: int = 0,
+    *,
+    data_root: str | None = None,
+    device: str = "auto",
+    progress: bool = False,
+    source: Source | None = None,
+) -> tuple[pd.DataFrame, object]:
+    """Train (or load) the real-trained classifier of one benchmark point and test it on the real test split.
+
+    The same classifier, config and cache as `run_point`'s real-trained one. Returns the per-label
+    evaluation table (`synthmed.classify.metrics.evaluate`, bootstrap CIs) and the training history.
+    """
+    from synthmed.classify.metrics import evaluate
+    from synthmed.classify.models import ClassifierConfig
+    from synthmed.classify.train import predict, train_cached
+
+    if source is None:
+        source = load_source(modality, data_config(profile), data_root)
+    point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
+    subset = benchmarks.build_point(source.index, point, scale=source.scale)
+    arrays = store.split_arrays(subset, modality, point_resolution(point, profile), progress=progress)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
+    config = ClassifierConfig.for_profile(profile, seed=seed, device=device)
+    model, history = train_cached(x_train, y_train, x_val, y_val, config, progress=progress)
+    table = evaluate(
+        y_test.astype(np.int8), predict(model, x_test), list(subset.labels), seed=seed, n_boot=N_BOOT[profile]
+    )
+    return table, history
+
+
+def sweep_seeds(profile: str, first: int | None = None, n: int | None = None) -> tuple[int, ...]:
+    """The seeds of a sweep: `first`, first + 1, ... (`n` of them). None takes the profile's
+    (`SWEEP_SEEDS`): its first seed and its number of seeds."""
+    default = SWEEP_SEEDS[profile]
+    first = default[0] if first is None else int(first)
+    n = len(default) if n is None else int(n)
+    if n < 1:
+        raise ValueError(f"sweep_seeds: expected at least one seed, got n={n}")
+    return tuple(range(first, first + n))
+
+
+def benchmark_sweeps(
+    benchmark: str,
+    profile: str,
+    settings: dict[str, tuple[int, ...] | None] | None = None,
+    seeds=None,
+    data_root: str | None = None,
+    device: str = "auto",
+    progress: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[int, ...]]]:
+    """`run_sweep` for each modality of one benchmark (a chapter's runs).
+
+    settings: modality -> its settings, or None for the profile's (`SWEEP_SETTINGS`); None = both
+    modalities with the profile's settings. Returns the results of all modalities in one table
+    (`attrs["skipped"]` joined), their per-label table, and the settings each modality ran.
+    """
+    if settings is None:
+        settings = dict.fromkeys(("chest", "brain"))
+    chosen = {m: tuple(s) if s else SWEEP_SETTINGS[profile][m, benchmark] for m, s in settings.items()}
+    if not chosen:
+        raise ValueError("benchmark_sweeps: expected at least one modality in settings")
+    sweeps = [
+        run_sweep(m, benchmark, profile, chosen[m], seeds=seeds, data_root=data_root, device=device, progress=progress)
+        for m in chosen
+    ]
+    results = pd.concat(sweeps, ignore_index=True)
+    results = validate_results(results)
+    results.attrs["skipped"] = [s for sweep in sweeps for s in sweep.attrs["skipped"]]
+    labels = pd.concat([load_results(m, benchmark, profile, per_label=True) for m in chosen], ignore_index=True)
+    return results, labels, chosen

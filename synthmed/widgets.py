@@ -161,3 +161,52 @@ def sample_explorer(samples: SampleSet, size: float = 0.95) -> w.Widget:
 
     w.interactive_output(draw, {"name": combination, "s": seed})  # draws the initial state too
     return w.VBox([w.HBox([combination, seed]), out])
+
+
+def benchmark_explorer(results, label_results=None, title: str | None = None) -> w.Widget:
+    """Pick a modality, a generator and a label; see the sweep's AUROC and gap curves for them.
+
+    `results`: a sweep's results table (`synthmed.experiments.RESULT_COLUMNS`, one benchmark, any
+    modalities); `label_results`: its per-label table (`LABEL_COLUMNS`), which adds each label to the
+    label list of a single modality. The initial state (both modalities, both generators, the mean
+    over labels) is the chapter's main figure, `plots.benchmark_curves(results, title=title)`.
+    """
+    from IPython.display import display
+
+    from synthmed import plots
+
+    if len(results) == 0:
+        raise ValueError("benchmark_explorer needs a results table with at least one run")
+    modalities = [m for m in ("chest", "brain") if m in set(results["modality"])]
+    modality = w.Dropdown(options=["both", *modalities], value="both", description="modality")
+    generator = w.Dropdown(options=["both", "cpD-GAN", "prog-GAN"], value="both", description="generator")
+    label = w.Dropdown(options=["mean"], value="mean", description="label")
+    out = w.Output()
+
+    def labels_of(name: str) -> list[str]:
+        if name == "both" or label_results is None:
+            return ["mean"]
+        found = label_results.loc[label_results["modality"] == name, "label"]
+        return ["mean", *(x for x in dict.fromkeys(found) if x != "mean")]
+
+    def on_modality(change: dict) -> None:
+        label.options = labels_of(change["new"])
+        label.value = "mean"
+
+    modality.observe(on_modality, names="value")
+
+    def draw(name: str, gen: str, which: str) -> None:
+        series = ("real", "cpD-GAN", "prog-GAN") if gen == "both" else ("real", gen)
+        table = results if name == "both" else results[results["modality"] == name]
+        heading = title
+        if which != "mean":
+            table = plots.per_label_results(label_results[label_results["modality"] == name], which)
+            heading = f"{title}: {which}" if title else which
+        with out:
+            out.clear_output(wait=True)
+            fig = plots.benchmark_curves(table, series=series, title=heading)
+            display(fig)  # plt.show(fig) only works under the inline backend
+            plt.close(fig)
+
+    w.interactive_output(draw, {"name": modality, "gen": generator, "which": label})  # draws the initial state
+    return w.VBox([w.HBox([modality, generator, label]), out])

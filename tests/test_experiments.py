@@ -1,0 +1,303 @@
+"""The experiment runner caches every step, resumes after an interruption, re-runs only what a change
+touches, skips points that cannot be built, and writes tables that validate against the schema.
+
+Runs at the tiny profile on a small chest phantom set (80 patients) made once for the module; each
+test gets its own SYNTHMED_HOME, so its caches start empty. Training is counted by wrapping
+`synthmed.classify.train.train_classifier` and `synthmed.gan.train.train_gan`; a cached GAN run still
+passes through `train_gan`, which returns at once with `from_cache` set, so a GAN counts as trained
+only when that flag is False.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthmed import experiments
+from synthmed.classify import train as classify_train
+from synthmed.config import data_config
+from synthmed.gan import train as gan_train
+
+POINT = ("chest", "classes", 20)  # the most val/test images of this small set: every AUC is defined
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> experiments.Source:
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SYNTHMED_HOME", str(tmp_path_factory.mktemp("phantom-home")))
+        patch.setenv("TQDM_DISABLE", "1")
+        return experiments.load_source("chest", data_config("tiny", chest_patients=80))
+
+
+class Counter:
+    """Wraps the two training functions; `fail_synthetic` raises in the first classifier trained after a GAN."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail_synthetic: bool = False) -> None:
+        self.classifiers = 0
+        self.gans = 0
+        self.gan_seen = False
+        self.fail_synthetic = fail_synthetic
+        real_classifier, real_gan = classify_train.train_classifier, gan_train.train_gan
+
+        def train_classifier(*args, **kwargs):
+            if self.fail_synthetic and self.gan_seen:
+                self.fail_synthetic = False
+                raise KeyboardInterrupt("interrupted while training the synthetic classifier")
+            self.classifiers += 1
+            return real_classifier(*args, **kwargs)
+
+        def train_gan(*args, **kwargs):
+            self.gan_seen = True
+            result = real_gan(*args, **kwargs)
+            self.gans += not result.from_cache
+            return result
+
+        monkeypatch.setattr(classify_train, "train_classifier", train_classifier)
+        monkeypatch.setattr(gan_train, "train_gan", train_gan)
+
+    def reset(self) -> tuple[int, int]:
+        counts = (self.classifiers, self.gans)
+        self.classifiers = self.gans = 0
+        self.gan_seen = False
+        return counts
+
+
+def test_point_caches_resumes_and_reruns_only_dependent_steps(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    count = Counter(monkeypatch, fail_synthetic=True)
+
+    # Interrupted in the synthetic classifier: the real classifier and the GAN are done and cached.
+    with pytest.raises(KeyboardInterrupt):
+        experiments.run_point(*POINT, "cpD-GAN", "tiny", source=source)
+    assert count.reset() == (1, 1)
+
+    # Resumed: only the synthetic classifier trains; the GAN is not retrained.
+    first = experiments.run_point(*POINT, "cpD-GAN", "tiny", source=source)
+    assert count.reset() == (1, 0)
+    assert first.gan.from_cache and first.gan.finished
+
+    # The same point again: nothing trains, and the row is the same.
+    again = experiments.run_point(*POINT, "cpD-GAN", "tiny", source=source)
+    assert count.reset() == (0, 0)
+    assert again.row["auc_real"] == first.row["auc_real"]
+    assert again.row["auc_synthetic"] == first.row["auc_synthetic"]
+
+    # Another generator: a new GAN and synthetic classifier; the real classifier is reused.
+    other = experiments.run_point(*POINT, "prog-GAN", "tiny", source=source)
+    assert count.reset() == (1, 1)
+    assert other.row["auc_real"] == first.row["auc_real"]
+    np.testing.assert_array_equal(other.scores_real, first.scores_real)
+
+    assert list(first.row) == list(experiments.RESULT_COLUMNS)  # the schema names every column of a row
+    table = experiments.validate_results(pd.DataFrame([first.row, other.row]))
+    assert list(table.columns) == list(experiments.RESULT_COLUMNS)
+    assert table["generator"].tolist() == ["cpD-GAN", "prog-GAN"]
+
+
+def fake_run_point(calls: list):
+    """A stand-in for `run_point` that records its calls and returns hand-made rows (no training)."""
+
+    def run_point(modality, benchmark, setting, generator, profile, seed=0, **kwargs):
+        calls.append((setting, generator, seed, kwargs["source"]))
+        real, synthetic = 0.8, 0.7 if generator == "cpD-GAN" else 0.6
+        row = good_row(
+            modality=modality,
+            benchmark=benchmark,
+            setting=setting,
+            generator=generator,
+            seed=seed,
+            profile=profile,
+            auc_real=real,
+            auc_synthetic=synthetic,
+            gap=real - synthetic,
+        )
+        evaluation = pd.DataFrame(
+            {
+                "label": ["Edema", "mean", "Edema", "mean"],
+                "n_pos": [3, None, 3, None],
+                "auc": [0.8, 0.8, 0.7, 0.7],
+                "ci_low": 0.5,
+                "ci_high": 0.9,
+                "trained_on": ["real", "real", generator, generator],
+            }
+        )
+        return SimpleNamespace(row=row, evaluation=evaluation)
+
+    return run_point
+
+
+def test_sweep_runs_every_point_once_and_saves_a_valid_table(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    results = experiments.run_sweep(
+        "chest", "classes", "tiny", settings=(20, 6), seeds=(0, 1), progress=False, source=source
+    )
+    assert [(s, g, seed) for s, g, seed, _ in calls] == [
+        (s, g, seed) for s in (20, 6) for seed in (0, 1) for g in ("cpD-GAN", "prog-GAN")
+    ]
+    assert all(src is source for *_, src in calls)  # the source is loaded once and passed on
+    assert len(results) == 8 and results.attrs["skipped"] == []
+    assert results.dtypes.astype(str).to_dict() == experiments.RESULT_COLUMNS
+
+    path = experiments.results_path("chest", "classes", "tiny")
+    assert path == tmp_path / "results" / "chest-classes-tiny.csv"
+    pd.testing.assert_frame_equal(experiments.load_results("chest", "classes", "tiny"), results)
+    labels = experiments.load_results("chest", "classes", "tiny", per_label=True)
+    assert len(labels) == 8 * 4 and set(labels["trained_on"]) == {"real", "cpD-GAN", "prog-GAN"}
+
+    # The profile's settings and seeds by default; the saved table is replaced, not appended to.
+    calls.clear()
+    experiments.run_sweep("chest", "classes", "tiny", generators=("cpD-GAN",), progress=False, source=source)
+    assert [(s, seed) for s, _, seed, _ in calls] == [
+        (s, 0) for s in experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]
+    ]
+    assert len(experiments.load_results("chest", "classes", "tiny")) == len(calls)
+
+
+def test_a_corrupt_saved_table_is_named(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no saved chest classes sweep"):
+        experiments.load_results("chest", "classes", "tiny")
+    path = experiments.results_path("chest", "classes", "tiny")
+    path.parent.mkdir(parents=True)
+    pd.DataFrame([good_row(auc_real=1.5, gap=0.8)]).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="chest-classes-tiny.csv: results row 0 .*'auc_real' is 1.5"):
+        experiments.load_results("chest", "classes", "tiny")
+
+
+def test_sweep_skips_settings_that_cannot_be_built(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 80 patients give no label combination above the samples benchmark's scaled threshold.
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    count = Counter(monkeypatch)
+    results = experiments.run_sweep("chest", "samples", "tiny", progress=False, source=source)
+    assert results.empty and count.reset() == (0, 0)
+    skipped = results.attrs["skipped"]
+    assert [s["setting"] for s in skipped] == list(experiments.SWEEP_SETTINGS["tiny"]["chest", "samples"])
+    assert all("no label combination" in s["reason"] for s in skipped)
+    assert experiments.load_results("chest", "samples", "tiny").empty
+
+
+def test_sweep_refuses_unknown_inputs(source: experiments.Source) -> None:
+    with pytest.raises(ValueError, match="unknown generator 'dcgan'"):
+        experiments.run_sweep("chest", "classes", "tiny", generators=("dcgan",), source=source)
+    with pytest.raises(ValueError, match="source is a chest dataset"):
+        experiments.run_sweep("brain", "classes", "tiny", source=source)
+    with pytest.raises(ValueError, match="unknown profile"):
+        experiments.run_sweep("chest", "classes", "huge", source=source)
+
+
+def test_sweep_settings_cover_every_benchmark_within_the_papers_range() -> None:
+    from synthmed.data.benchmarks import SETTINGS
+
+    for profile, table in experiments.SWEEP_SETTINGS.items():
+        assert set(table) == set(SETTINGS), profile
+        for (modality, benchmark), settings in table.items():
+            paper = SETTINGS[modality, benchmark]
+            if benchmark != "resolution":
+                assert set(settings) <= set(paper), (profile, modality, benchmark)
+            if profile == "cpu" and benchmark != "resolution":
+                assert len(settings) >= 3 and max(settings) == max(paper) and min(settings) == min(paper)
+    assert all(experiments.SWEEP_SETTINGS["cpu"][m, "resolution"] == (32, 64) for m in ("chest", "brain"))
+
+
+# -- The schema, on hand-made rows (no training). ---------------------------------------------
+
+
+def good_row(**changes) -> dict:
+    row = {
+        name: (0 if dtype == "int64" else 0.5 if dtype == "float64" else "x")
+        for name, dtype in experiments.RESULT_COLUMNS.items()
+    }
+    row.update(
+        modality="chest",
+        benchmark="classes",
+        setting=20,
+        generator="cpD-GAN",
+        profile="tiny",
+        n_train=10,
+        n_val=2,
+        n_test=2,
+        n_labels=3,
+        auc_real=0.8,
+        auc_synthetic=0.7,
+        gap=0.1,
+    )
+    row.update(changes)
+    return row
+
+
+def test_validate_results_accepts_good_rows_and_nan_metrics() -> None:
+    table = experiments.validate_results(pd.DataFrame([good_row(), good_row(seed=1, fd_best=None)]))
+    assert np.isnan(table.loc[1, "fd_best"]) and table["seed"].dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"auc_real": 1.2, "gap": 0.5}, "row 1 .*column 'auc_real' is 1.2; expected an AUC in \\[0, 1\\]"),
+        ({"gap": 0.3}, "row 1 .*column 'gap' is 0.3; expected auc_real - auc_synthetic"),
+        ({"generator": "dcgan"}, "row 1 .*column 'generator' is 'dcgan'; expected one of"),
+        ({"setting": 2.5}, "row 1 .*column 'setting' is 2.5; expected an integer"),
+        ({"n_test": "many"}, "row 1 .*column 'n_test' is 'many'; expected an integer"),
+        ({"seed": 0}, "row 1 .*a second row for the same"),
+        ({"config_hash": None}, "row 1 .*column 'config_hash' is (None|nan); expected a string"),
+    ],
+)
+def test_validate_results_names_the_bad_row_and_column(changes: dict, message: str) -> None:
+    rows = [good_row(seed=0), good_row(**{"seed": 5, **changes})]
+    with pytest.raises(ValueError, match=message):
+        experiments.validate_results(pd.DataFrame(rows))
+
+
+def test_validate_results_names_missing_columns() -> None:
+    with pytest.raises(ValueError, match="missing columns \\['gap'\\]"):
+        experiments.validate_results(pd.DataFrame([good_row()]).drop(columns="gap"))
+
+
+def test_sweep_seeds_count_on_from_the_first() -> None:
+    assert experiments.sweep_seeds("paper") == experiments.SWEEP_SEEDS["paper"] == (1000, 1001, 1002)
+    assert experiments.sweep_seeds("cpu", 7) == (7,)
+    assert experiments.sweep_seeds("tiny", 3, 2) == (3, 4)
+    with pytest.raises(ValueError, match="at least one seed"):
+        experiments.sweep_seeds("cpu", 0, 0)
+
+
+def test_benchmark_sweeps_join_the_modalities_sweeps(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    results, labels, chosen = experiments.benchmark_sweeps("classes", "tiny", {"chest": None}, seeds=(4,))
+    assert chosen == {"chest": experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]}
+    assert len(results) == 2 * len(chosen["chest"]) and set(results["seed"]) == {4}
+    assert len(labels) == 4 * len(results) and results.attrs["skipped"] == []
+    with pytest.raises(ValueError, match="at least one modality"):
+        experiments.benchmark_sweeps("classes", "tiny", {})
+
+
+def test_sweep_results_reads_a_saved_table_and_runs_a_missing_one(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    first = experiments.sweep_results("chest", "resolution", "tiny", seeds=(2,))
+    assert len(calls) == len(first) == 2 * len(experiments.SWEEP_SETTINGS["tiny"]["chest", "resolution"])
+    again = experiments.sweep_results("chest", "resolution", "tiny")
+    assert len(calls) == len(first)  # read from the saved table: nothing ran
+    pd.testing.assert_frame_equal(again, first)
