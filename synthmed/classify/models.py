@@ -102,8 +102,9 @@ class ClassifierConfig:
         32 px on 2 free cores; this one, 0.31M parameters, ran at about 270 images/s on one busy
         core): an epoch of 2,000 images takes 4-8 s, so a run that never stops early (15 epochs)
         costs one to two minutes. Shorter runs (1,000-image epochs, at most 10) cut the chest
-        phantoms' real-trained mean AUROC from 0.78 to 0.69, too weak a baseline. lr 1e-3: the paper's 1e-4 suits an ImageNet-initialised DenseNet;
-        a small CNN from scratch barely moves at 1e-4 within a few thousand images.
+        phantoms' real-trained mean AUROC from 0.78 to 0.69, too weak a baseline. lr 1e-3: the
+        paper's 1e-4 suits an ImageNet-initialised DenseNet; a small CNN from scratch barely moves
+        at 1e-4 within a few thousand images.
         """
         base = cls(arch="compact", width=16, lr=1e-3, epoch_images=2000, max_epochs=15)
         return dataclasses.replace(base, **overrides)
