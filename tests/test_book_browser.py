@@ -20,7 +20,7 @@ import pytest
 
 from tests.test_book_build import toc_pages
 
-pytestmark = [pytest.mark.book, pytest.mark.browser]
+pytestmark = [pytest.mark.book, pytest.mark.browser, pytest.mark.timeout(3600)]
 
 CHROMIUM_ARGS = [
     "--headless=new",

@@ -8,7 +8,8 @@ import nbformat
 import pytest
 import yaml
 
-pytestmark = pytest.mark.book
+# The session fixture builds the whole tiny book (every chapter) inside the first test that asks.
+pytestmark = [pytest.mark.book, pytest.mark.timeout(3600)]
 
 
 def toc_pages(root: Path) -> list[str]:
