@@ -64,6 +64,7 @@ def real_baseline(
     *,
     seed: int = 0,
     n_boot: int = 1000,
+    device: str = "auto",
     progress: bool = False,
 ) -> tuple[pd.DataFrame, object]:
     """Train (or load) a classifier on the real train split of `subset`, test it on the real test split.
@@ -76,7 +77,7 @@ def real_baseline(
 
     arrays = store.split_arrays(subset, source.modality, resolution, progress=progress)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
-    config = ClassifierConfig.for_profile(profile, seed=seed)
+    config = ClassifierConfig.for_profile(profile, seed=seed, device=device)
     model, history = train_cached(x_train, y_train, x_val, y_val, config, progress=progress)
     scores = predict(model, x_test)
     table = evaluate(y_test.astype(np.int8), scores, list(subset.labels), seed=seed, n_boot=n_boot)
@@ -664,22 +665,14 @@ def classify_point(
     The same classifier, config and cache as `run_point`'s real-trained one. Returns the per-label
     evaluation table (`synthmed.classify.metrics.evaluate`, bootstrap CIs) and the training history.
     """
-    from synthmed.classify.metrics import evaluate
-    from synthmed.classify.models import ClassifierConfig
-    from synthmed.classify.train import predict, train_cached
-
     if source is None:
         source = load_source(modality, data_config(profile), data_root)
     point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
     subset = benchmarks.build_point(source.index, point, scale=source.scale)
-    arrays = store.split_arrays(subset, modality, point_resolution(point, profile), progress=progress)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
-    config = ClassifierConfig.for_profile(profile, seed=seed, device=device)
-    model, history = train_cached(x_train, y_train, x_val, y_val, config, progress=progress)
-    table = evaluate(
-        y_test.astype(np.int8), predict(model, x_test), list(subset.labels), seed=seed, n_boot=N_BOOT[profile]
+    resolution = point_resolution(point, profile)
+    return real_baseline(
+        source, subset, resolution, profile, seed=seed, n_boot=N_BOOT[profile], device=device, progress=progress
     )
-    return table, history
 
 
 def sweep_seeds(profile: str, first: int | None = None, n: int | None = None) -> tuple[int, ...]:
