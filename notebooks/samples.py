@@ -24,8 +24,8 @@
 # The paper's finding (its npj abstract): "at low numbers of samples per class, label overfitting
 # effects start to dominate GAN training". In the teaser figure of its repository the real-trained
 # AUROC stays nearly flat down to about 1,000-1,500 images per combination and then falls, while the
-# brain cpD-GAN curve bends earlier (0.830 to 0.791 between 3,000 and 1,500). This chapter runs the
-# benchmark on our data and checks whether the synthetic curves fall earlier or faster than the real.
+# brain cpD-GAN curve bends earlier (drawn below in its own panel). This chapter runs the benchmark
+# on our data and checks whether the synthetic curves fall earlier or faster than the real.
 
 # %% tags=["parameters"]
 profile = "cpu"  # tiny, cpu or paper: data sizes, network widths, training length, settings swept
