@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/gan_throughput.py cpu            # the cpu profile at 32x32 and 64x64
     .venv/bin/python benchmarks/gan_throughput.py tiny --kimg 0.5 --threads 2
+    .venv/bin/python benchmarks/gan_throughput.py cpu --threads 2 --amp on   # bf16 autocast on the CPU
 
 For each GAN and resolution this trains the profile's networks for ``--kimg`` thousand images twice:
 
@@ -54,19 +55,23 @@ def data(resolution: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def loop_images_per_second(config: GANConfig, images: np.ndarray, labels: np.ndarray, device: str) -> float:
+def loop_images_per_second(
+    config: GANConfig, images: np.ndarray, labels: np.ndarray, device: str, amp: bool | None = None
+) -> float:
     with tempfile.TemporaryDirectory() as run_dir:
         kimg = config.total_kimg
         result = train_gan(config, images, labels, run_dir, seed=0, extractor=DownsampledPixels(4),
                            device=device, tick_kimg=kimg / 8, checkpoint_every_kimg=kimg / 2,
-                           grid_every_kimg=kimg / 2)
+                           grid_every_kimg=kimg / 2, amp=amp)
     return result.images_per_second  # images shown to D / wall time of the whole call
 
 
-def bare_images_per_second(config: GANConfig, images: np.ndarray, labels: np.ndarray, device: str) -> float:
+def bare_images_per_second(
+    config: GANConfig, images: np.ndarray, labels: np.ndarray, device: str, amp: bool | None = None
+) -> float:
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
-    amp = dev.type == "cuda"
+    amp = dev.type == "cuda" if amp is None else amp
     G, D = (m.to(dev) for m in build(config, seed=0))
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
@@ -74,18 +79,23 @@ def bare_images_per_second(config: GANConfig, images: np.ndarray, labels: np.nda
     reals_all = torch.from_numpy(images).to(dev)[:, None].float() / 127.5 - 1  # [N, 1, R, R]
     labels_all = torch.from_numpy(labels).to(dev)
 
+    def D_amp(x: torch.Tensor, y: torch.Tensor, lod: float = 0.0):
+        # As train_gan: D under autocast, except on the gradient penalty's fp32 interpolates.
+        with torch.autocast(dev.type, torch.bfloat16, enabled=amp and not (x.is_leaf and x.requires_grad)):
+            return D(x, y, lod=lod)
+
     def step(i: int) -> None:
         index = torch.arange(i * batch, (i + 1) * batch, device=dev) % len(reals_all)
         reals, y = reals_all[index], labels_all[index]
         with torch.no_grad(), torch.autocast(dev.type, torch.bfloat16, enabled=amp):
             fakes = G(torch.randn(batch, config.latent, device=dev), y, 0.0)
-        loss_D, _ = discriminator_loss(D, reals, fakes, y, ac_weight=config.ac_weight)
+        loss_D, _ = discriminator_loss(D_amp, reals, fakes, y, ac_weight=config.ac_weight)
         opt_D.zero_grad(set_to_none=True)
         loss_D.mean().backward()
         opt_D.step()
         with torch.autocast(dev.type, torch.bfloat16, enabled=amp):
             fakes = G(torch.randn(batch, config.latent, device=dev), y, 0.0)
-        loss_G, _ = generator_loss(D, fakes, y, ac_weight=config.ac_weight)
+        loss_G, _ = generator_loss(D_amp, fakes, y, ac_weight=config.ac_weight)
         opt_G.zero_grad(set_to_none=True)
         loss_G.mean().backward()
         opt_G.step()
@@ -110,12 +120,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=1, help="measure each side this often, keep the best")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
+                        help="bf16 autocast: auto = on CUDA only (train_gan's default)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     kimg = args.kimg if args.kimg is not None else DEFAULT_KIMG[args.profile]
+    amp = {"auto": None, "on": True, "off": False}[args.amp]
 
     print(f"profile {args.profile}, {args.threads} thread(s), device {args.device}, "
-          f"{kimg} kimg per measurement")
+          f"{kimg} kimg per measurement, amp {args.amp}")
     print(f"{'arch':8} {'res':>4} {'batch':>5} {'bare img/s':>11} {'loop img/s':>11} {'bare/loop':>9}")
     warmed = False
     for resolution in args.resolutions:
@@ -128,8 +141,8 @@ def main() -> None:
                 warmed = True
             bare = loop = 0.0
             for _ in range(args.repeats):
-                bare = max(bare, bare_images_per_second(config, images, labels, args.device))
-                loop = max(loop, loop_images_per_second(config, images, labels, args.device))
+                bare = max(bare, bare_images_per_second(config, images, labels, args.device, amp))
+                loop = max(loop, loop_images_per_second(config, images, labels, args.device, amp))
             batch = config.minibatch[resolution]
             print(f"{arch:8} {resolution:>4} {batch:>5} {bare:>11.1f} {loop:>11.1f} {bare / loop:>8.2f}x",
                   flush=True)

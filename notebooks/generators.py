@@ -43,7 +43,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from synthmed import plots, widgets
-from synthmed.experiments import FD_IMAGES, GENERATORS, gan_config, load_sources, run_point
+from synthmed.experiments import FD_IMAGES, GENERATORS, gan_config, load_sources, prepare_points, run_point
 from synthmed.gan.config import PAPER_RESOLUTIONS, build
 from synthmed.gan.sample import sample
 from synthmed.gan.train import load_generator, read_log
@@ -51,6 +51,7 @@ from synthmed.gan.train import load_generator, read_log
 logging.basicConfig(level=logging.WARNING)
 plots.style()
 points = {"chest": (chest_benchmark, chest_setting), "brain": (brain_benchmark, brain_setting)}
+prepare_points(points, profile, seed, data_root or None)  # both modalities at once (cpu: two processes)
 sources = load_sources(profile, tuple(points), data_root or None)
 runs = {
     (modality, generator): run_point(modality, benchmark, setting, generator, profile, seed, source=sources[modality])

@@ -36,6 +36,7 @@ n_seeds = None  # runs per point; None: the profile's number (synthmed.experimen
 chest_settings = None  # chest resolutions (px); None: the profile's (cpu: 32, 64; tiny: 8, 16)
 brain_settings = None  # brain resolutions (px); None: the profile's (cpu: 32, 64; tiny: 8, 16)
 device = "auto"  # "auto": CUDA when present, else CPU
+workers = None  # processes running the two modalities at once; None: the profile's (cpu: 2 of one thread each)
 
 # %%
 import logging
@@ -44,20 +45,25 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import claims, plots, widgets
-from synthmed.experiments import benchmark_sweeps, sweep_seeds
+from synthmed import plots, widgets
+from synthmed.chapters import benchmark_chapter
 
 logging.basicConfig(level=logging.WARNING)
 pd.set_option("display.max_colwidth", None)  # tables hold sentences
 plots.style()
 BENCHMARK = "resolution"
-seeds = sweep_seeds(profile, seed, n_seeds)
-results, label_results, settings = benchmark_sweeps(
-    BENCHMARK, profile, {"chest": chest_settings, "brain": brain_settings}, seeds, data_root or None, device
+chapter = benchmark_chapter(
+    BENCHMARK,
+    profile,
+    seed=seed,
+    n_seeds=n_seeds,
+    chest_settings=chest_settings,
+    brain_settings=brain_settings,
+    data_root=data_root,
+    device=device,
+    workers=workers,
 )
-skipped = results.attrs["skipped"]
-data_name = "phantom" if not data_root else "real"
-ours_title = f"ours: {data_name} data, profile {profile}, {len(seeds)} run(s) per point"
+results = chapter.results
 
 # %% [markdown]
 # ## What was run
@@ -66,12 +72,9 @@ ours_title = f"ours: {data_name} data, profile {profile}, {len(seeds)} run(s) pe
 # image size the GANs and classifiers see changes.
 
 # %%
-points = results.drop_duplicates(["modality", "setting"])[
-    ["modality", "setting", "n_classes", "n_labels", "n_train", "n_val", "n_test"]
-]
-display(points.rename(columns={"setting": "resolution (px)"}).set_index(["modality", "resolution (px)"]))
-for s in skipped:
-    display(Markdown(f"Skipped {s['modality']} at {s['setting']} px: {s['reason']}."))
+display(chapter.points().drop(columns="resolution"))
+for note in chapter.skipped_notes():
+    display(Markdown(note))
 
 # %% [markdown]
 # ## Mean AUROC and utility gap
@@ -82,7 +85,7 @@ for s in skipped:
 # a band shows one standard deviation across runs.
 
 # %%
-fig = plots.benchmark_curves(results, title=ours_title)
+fig = plots.benchmark_curves(results, title=chapter.title)
 plt.show(fig)
 
 # %% [markdown]
@@ -98,24 +101,13 @@ plt.show(fig)
 # data is reported as such.
 
 # %%
-verdicts = claims.check_benchmark(results, BENCHMARK)
-paper = claims.paper_verdicts(BENCHMARK, settings=settings)
-display(Markdown(claims.verdicts_markdown(verdicts, profile, paper, real_data=bool(data_root))))
+display(Markdown(chapter.claims_markdown()))
 
 # %%
-display(claims.side_by_side(verdicts, paper).set_index(["claim", "scope"]))
+display(chapter.side_by_side())
 
 # %%
-held = sum(v.holds for v in verdicts)
-smallest_test = int(results["n_test"].min())
-display(
-    Markdown(
-        f"On our {data_name} data {held} of {len(verdicts)} checks hold. Our test splits have "
-        f"{smallest_test} to {int(results['n_test'].max())} images (the paper's: about 4,000), so a "
-        f"difference of a few hundredths of AUROC between two resolutions is often inside the bootstrap "
-        f"intervals drawn above."
-    )
-)
+display(Markdown(chapter.precision_note("about 4,000")))
 
 # %% [markdown]
 # ## Explore
@@ -125,7 +117,7 @@ display(
 # notebook every choice redraws.
 
 # %% tags=["widget"]
-display(widgets.benchmark_explorer(results, label_results, title=ours_title))
+display(widgets.benchmark_explorer(results, chapter.label_results, title=chapter.title))
 
 # %% [markdown]
 # ## Where we differ from the paper

@@ -301,3 +301,42 @@ def test_sweep_results_reads_a_saved_table_and_runs_a_missing_one(
     again = experiments.sweep_results("chest", "resolution", "tiny")
     assert len(calls) == len(first)  # read from the saved table: nothing ran
     pd.testing.assert_frame_equal(again, first)
+
+
+def _worker_pid(modality: str, value: int) -> tuple[str, int, int]:
+    import os
+
+    import torch
+
+    return modality, value * value, os.getpid(), torch.get_num_threads()
+
+
+def _worker_fails(modality: str) -> str:
+    if modality == "brain":
+        raise ValueError(f"{modality}: bad input")
+    return modality
+
+
+def test_by_modality_runs_each_modality_in_its_own_process_when_asked() -> None:
+    import os
+
+    inline = experiments.by_modality(_worker_pid, {"chest": (2,), "brain": (3,)}, workers=1)
+    assert {m: r[:2] for m, r in inline.items()} == {"chest": ("chest", 4), "brain": ("brain", 9)}
+    assert {r[2] for r in inline.values()} == {os.getpid()}
+    pooled = experiments.by_modality(_worker_pid, {"chest": (2,), "brain": (3,)}, workers=2)
+    assert list(pooled) == ["chest", "brain"] and pooled["brain"][1] == 9
+    assert os.getpid() not in {r[2] for r in pooled.values()}
+    assert {r[3] for r in pooled.values()} == {max(1, (os.cpu_count() or 1) // 2)}  # the cores shared out
+    with pytest.raises(ValueError, match="brain: bad input"):
+        experiments.by_modality(_worker_fails, {"chest": (), "brain": ()}, workers=2)
+
+
+def test_sweep_workers_follow_the_profile_and_the_device() -> None:
+    import os
+
+    assert experiments.sweep_workers("tiny", "cpu") == 1
+    assert experiments.sweep_workers("cpu", "cpu") == min(experiments.WORKERS["cpu"], os.cpu_count() or 1)
+    assert experiments.sweep_workers("cpu", "cuda") == 1
+    assert experiments.sweep_workers("tiny", "cuda", workers=3) == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        experiments.sweep_workers("cpu", "cpu", workers=0)

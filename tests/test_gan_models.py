@@ -404,6 +404,11 @@ def test_profiles_are_narrow_and_valid() -> None:
             G, D = build(config)
             assert sum(p.numel() for p in G.parameters()) < 400_000
             assert config.total_kimg > config.min_fid_kimg >= config.full_resolution_kimg()
+    for make in (GANConfig.paper, GANConfig.cpu, GANConfig.tiny):  # the paper gives both GANs one schedule length
+        for resolution in (32, 64):
+            prog, cpd = make("progan", resolution, N_LABELS), make("cpdgan", resolution, N_LABELS)
+            assert (cpd.total_kimg, cpd.min_fid_kimg) == (prog.total_kimg, prog.min_fid_kimg)
+            assert cpd.full_resolution_kimg() == 0 < prog.full_resolution_kimg()
     cpu = GANConfig.cpu("progan", 32, N_LABELS)
     assert build(cpu)[0].blocks[-1].conv1.out_channels == 16  # 16 channels at 32x32
 
