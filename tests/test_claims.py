@@ -223,3 +223,15 @@ def test_markdown_and_side_by_side_show_status_numbers_and_reasons() -> None:
     assert list(frame["ours"]) == ["does not hold", "does not hold", "holds"]
     assert list(frame["paper"]) == ["holds", "holds", "holds"]
     assert claims.side_by_side(verdicts, {})["paper"].eq("no published values").all()
+
+
+def test_synthetic_signal_counts_runs_above_chance_per_generator() -> None:
+    results = table(both(20, 0.8, 0.70, 0.52) + both(2, 0.9, 0.60, 0.49))
+    results["auc_synthetic_low"] = results["auc_synthetic"] - 0.05  # 0.65, 0.47 | 0.55, 0.44
+    signal = claims.synthetic_signal(results)
+    cpd, prog = signal.loc[("chest", "cpD-GAN")], signal.loc[("chest", "prog-GAN")]
+    assert cpd["runs"] == 2 and cpd["runs above chance"] == 2
+    assert prog["runs above chance"] == 0 and prog["synthetic AUROC (max)"] == 0.52
+    assert math.isclose(cpd["real AUROC (mean)"], 0.85) and math.isclose(cpd["synthetic AUROC (mean)"], 0.65)
+    with pytest.raises(ValueError, match="auc_synthetic_low"):
+        claims.synthetic_signal(table(both(20, 0.8, 0.7, 0.6)))

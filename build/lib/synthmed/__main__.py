@@ -1,0 +1,3 @@
+from synthmed.cli import main
+
+raise SystemExit(main())

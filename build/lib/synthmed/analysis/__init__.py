@@ -1,0 +1,1 @@
+"""Analyses beyond the utility gap: memorisation by nearest neighbours, and occlusion attribution."""

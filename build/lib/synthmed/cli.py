@@ -1,0 +1,149 @@
+"""The `synthmed` command. Each subcommand is a thin wrapper over a package function."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _book(args: argparse.Namespace) -> int:
+    from synthmed.book import NotebookFailed, build
+
+    try:
+        runs = build(args.root, args.profile, force=args.force, timeout=args.timeout, html=not args.no_html)
+    except NotebookFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for run in runs:
+        state = f"executed in {run.seconds:.0f} s" if run.executed else "unchanged, kept"
+        print(f"{run.name}: {state}")
+    if not args.no_html:
+        print(f"book: {Path(args.root).resolve() / '_build' / 'html' / 'index.html'}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from synthmed.experiments import results_path, run_sweep
+
+    results = run_sweep(
+        args.modality,
+        args.benchmark,
+        args.profile,
+        settings=args.settings,
+        generators=args.generators,
+        seeds=args.seeds,
+        data_root=args.data_root,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    columns = ["setting", "generator", "seed", "n_train", "n_test", "auc_real", "auc_synthetic", "gap", "kimg_stop"]
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(results[columns].round(4).to_string(index=False))
+    for skip in results.attrs.get("skipped", []):
+        print(f"skipped setting {skip['setting']}: {skip['reason']}")
+    print(f"results: {results_path(args.modality, args.benchmark, args.profile)}")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from synthmed.config import data_config
+    from synthmed.data import benchmarks
+    from synthmed.experiments import load_source
+
+    data = data_config(args.profile, chest_patients=args.chest_patients, brain_patients=args.brain_patients)
+    for modality in args.modality:
+        source = load_source(modality, data, args.data_root)
+        kind = "data" if source.real_data else "phantoms"
+        print(
+            f"{modality} {kind}: {source.root} ({len(source.index):,} images after the paper's rules, "
+            f"benchmark scale {source.scale:g})"
+        )
+        table = benchmarks.benchmark_table(source.index, modality, scale=source.scale)
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
+            print(table.drop(columns="modality").to_string(index=False))
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from synthmed.experiments import classify_point
+
+    table, history = classify_point(
+        args.modality,
+        args.benchmark,
+        args.setting,
+        args.profile,
+        args.seed,
+        data_root=args.data_root,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    state = "loaded from the cache" if history.from_cache else f"trained, {history.stop_reason}"
+    print(f"real-trained classifier: {len(history.epochs)} epochs ({state}), best epoch {history.best_epoch}")
+    print(table[["label", "n_pos", "auc", "ci_low", "ci_high", "auc_paper"]].round(4).to_string(index=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synthmed", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    book = sub.add_parser("book", help="execute the notebooks for a profile and build the HTML book")
+    book.add_argument("--profile", default="cpu", choices=("tiny", "cpu", "paper"))
+    book.add_argument("--root", default=".", help="repository root holding _toc.yml (default: .)")
+    book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
+    book.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout in seconds")
+    book.add_argument("--no-html", action="store_true", help="execute notebooks only")
+    book.set_defaults(func=_book)
+
+    profile = {"default": "cpu", "choices": ("tiny", "cpu", "paper"), "help": "tiny, cpu or paper (default: cpu)"}
+    data_root = {"default": None, "help": "folder with CheXpert-v1.0-small/ and stage_2_train.csv; default: phantoms"}
+    device = {"default": "auto", "help": "auto (CUDA when present), cpu or cuda"}
+
+    run = sub.add_parser("run", help="run a benchmark sweep (cached) and save its results table")
+    run.add_argument("--modality", required=True, choices=("chest", "brain"))
+    run.add_argument("--benchmark", required=True, choices=("classes", "samples", "resolution"))
+    run.add_argument("--profile", **profile)
+    run.add_argument("--data-root", **data_root)
+    run.add_argument("--device", **device)
+    run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
+    run.add_argument("--settings", type=int, nargs="+", default=None, help="default: the profile's settings")
+    run.add_argument("--generators", nargs="+", default=("cpD-GAN", "prog-GAN"), choices=("cpD-GAN", "prog-GAN"))
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+
+    data = sub.add_parser("data", help="make or locate the datasets and print the benchmark table")
+    data.add_argument("--profile", **profile)
+    data.add_argument("--data-root", **data_root)
+    data.add_argument("--modality", nargs="+", default=("chest", "brain"), choices=("chest", "brain"))
+    data.add_argument("--chest-patients", type=int, default=None, help="phantom patients; default: the profile's")
+    data.add_argument("--brain-patients", type=int, default=None, help="phantom patients; default: the profile's")
+    data.set_defaults(func=_data)
+
+    classify = sub.add_parser("classify", help="train and test the real-trained classifier of one benchmark point")
+    classify.add_argument("--modality", required=True, choices=("chest", "brain"))
+    classify.add_argument("--benchmark", required=True, choices=("classes", "samples", "resolution"))
+    classify.add_argument("--setting", required=True, type=int, help="classes, samples per class or resolution")
+    classify.add_argument("--profile", **profile)
+    classify.add_argument("--seed", type=int, default=0)
+    classify.add_argument("--data-root", **data_root)
+    classify.add_argument("--device", **device)
+    classify.add_argument("--no-progress", action="store_true", help="no progress bars")
+    classify.set_defaults(func=_classify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

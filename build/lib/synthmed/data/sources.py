@@ -1,0 +1,77 @@
+"""Where a modality's source dataset lives: a real download under `data_root`, or cached phantoms.
+
+`source_root` returns the folder a reader takes (the one holding `CheXpert-v1.0-small/` or
+`stage_2_train.csv`). With no `data_root` it writes phantoms once under the run directory, keyed
+by their settings, into a temporary folder that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from synthmed.config import DataConfig, home, stable_hash
+
+log = logging.getLogger(__name__)
+
+
+def source_root(modality: str, data: DataConfig, data_root: str | os.PathLike | None = None) -> Path:
+    """The dataset folder for `modality`: `data_root` when given, else phantoms made once and cached."""
+    if data_root:
+        root = Path(data_root).expanduser().resolve()
+        expected = root / ("CheXpert-v1.0-small/train.csv" if modality == "chest" else "stage_2_train.csv")
+        if not expected.exists():
+            raise FileNotFoundError(f"data_root {root} has no {expected.relative_to(root)}")
+        return root
+    return phantom_root(modality, data)
+
+
+def phantom_root(modality: str, data: DataConfig) -> Path:
+    from synthmed.data import phantoms
+
+    n_patients = data.chest_patients if modality == "chest" else data.brain_patients
+    key = stable_hash(modality, n_patients, data.seed, data.chest_label_source, phantoms.PHANTOM_VERSION)
+    final = home() / "phantoms" / f"{modality}-{key}"
+    if final.exists():
+        return final
+    tmp = final.with_name(final.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    log.info("writing %s phantoms (%d patients) to %s", modality, n_patients, final)
+    if modality == "chest":
+        phantoms.make_chexpert(
+            tmp, n_patients=n_patients, seed=data.seed, label_source=data.chest_label_source
+        )
+    elif modality == "brain":
+        phantoms.make_rsna(tmp, n_patients=n_patients, seed=data.seed, progress=False)
+    else:
+        raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
+    os.replace(tmp, final)
+    return final
+
+
+def read_raw_index(modality: str, root: Path) -> pd.DataFrame:
+    """One row per image file of the dataset under `root`, with the labels as the files code them."""
+    if modality == "chest":
+        from synthmed.data import chexpert
+
+        return chexpert.read_index(root)
+    if modality == "brain":
+        from synthmed.data import rsna
+
+        return rsna.read_index(root, progress=False)
+    raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
+
+
+def to_paper_index(modality: str, raw: pd.DataFrame) -> pd.DataFrame:
+    """The paper's label rules applied to a raw index: one row per kept image, 0/1 label columns."""
+    if modality == "chest":
+        from synthmed.data import chexpert
+
+        return chexpert.paper_index(raw)
+    from synthmed.data import rsna
+
+    return rsna.paper_index(raw)

@@ -1,0 +1,250 @@
+"""Building blocks shared by prog-GAN and cpD-GAN.
+
+Equalised learning rate (Karras et al. 2018, "Progressive Growing of GANs", §4.1): weights are stored
+as N(0, 1) samples and multiplied at run time by ``gain * lr_multiplier / sqrt(fan_in)``, so Adam's
+per-parameter step size is the same for every layer whatever its fan-in. Also here: pixel norm,
+conditional pixel norm (cpD-GAN), minibatch standard deviation, leaky ReLU 0.2, 2x resampling, the
+channel-width rule and the discriminator's output record.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LRELU_SLOPE = 0.2  # paper-spec §3.2: leaky ReLU 0.2 (both GANs)
+LRELU_GAIN = math.sqrt(2.0)  # He gain for ReLU-like activations, as PGGAN's default and StyleGAN2's def_gain
+PIXEL_NORM_EPS = 1e-8  # PGGAN's pixelnorm_epsilon
+MBSTD_EPS = 1e-8  # PGGAN's minibatch_stddev_layer epsilon
+
+# StyleGAN2's default resampling filter: the binomial [1, 3, 3, 1], i.e. bilinear for factor 2.
+_FIR_1D = torch.tensor([1.0, 3.0, 3.0, 1.0])
+_FIR_2D = torch.outer(_FIR_1D, _FIR_1D) / _FIR_1D.sum() ** 2  # [4, 4], sums to 1
+
+# ----------------------------------------------------------------------------
+
+
+class DiscriminatorOutput(NamedTuple):
+    """What both discriminators return, so one loss and one training loop serve both."""
+
+    score: torch.Tensor  # [N] critic score (WGAN: higher = more real)
+    label_logits: torch.Tensor | None  # [N, L] auxiliary-classifier logits (prog-GAN); None for cpD-GAN
+
+
+def stage_channels(stage: int, fmap_base: int, fmap_max: int) -> int:
+    """Feature maps at a stage: ``min(fmap_base / 2**stage, fmap_max)``, at least 1.
+
+    PGGAN and StyleGAN2 both use this rule (``nf(stage)``); the block working at 2**r x 2**r
+    pixels has ``nf(r - 1)`` channels, so 4x4 has nf(1), 8x8 nf(2), 32x32 nf(4).
+    """
+    return max(1, min(int(fmap_base / 2.0**stage), fmap_max))
+
+
+def leaky_relu(x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """Leaky ReLU with slope 0.2, times ``gain`` (StyleGAN2 multiplies by sqrt(2) here)."""
+    x = F.leaky_relu(x, LRELU_SLOPE)
+    return x * gain if gain != 1.0 else x
+
+
+# ----------------------------------------------------------------------------
+
+
+class EqualizedLinear(nn.Module):
+    """Dense layer with equalised learning rate: [N, in_features] -> [N, out_features]."""
+
+    def __init__(
+        self,
+        in_features: int,  # Input features.
+        out_features: int,  # Output features.
+        *,
+        bias: bool = True,  # Add a learned bias; False = no bias.
+        bias_init: float = 0.0,  # Initial value of the bias as seen at run time.
+        gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(in_features) (PGGAN default sqrt 2).
+        lr_multiplier: float = 1.0,  # Learning-rate multiplier; 1 = the optimiser's rate.
+    ) -> None:
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"EqualizedLinear needs positive sizes, got {in_features} -> {out_features}")
+        self.in_features = in_features
+        self.out_features = out_features
+        # Stored as N(0, 1) / lr_multiplier; the run-time scale brings it back to N(0, gain^2 / fan_in).
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_features], bias_init / lr_multiplier)) if bias else None
+        self.weight_gain = gain * lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight * self.weight_gain
+        b = self.bias * self.bias_gain if self.bias is not None else None
+        return F.linear(x, w, b)  # [N, out_features]
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, wgain={self.weight_gain:.4g}"
+
+
+class EqualizedConv2d(nn.Module):
+    """2-D convolution with equalised learning rate and 'same' padding: [N, Cin, H, W] -> [N, Cout, H, W]."""
+
+    def __init__(
+        self,
+        in_channels: int,  # Input channels.
+        out_channels: int,  # Output channels.
+        kernel_size: int,  # Square kernel, odd (1 or 3 here) so 'same' padding is symmetric.
+        *,
+        bias: bool = True,  # Add a learned bias; False = no bias.
+        bias_init: float = 0.0,  # Initial value of the bias as seen at run time.
+        gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(Cin * k * k).
+        lr_multiplier: float = 1.0,  # Learning-rate multiplier; 1 = the optimiser's rate.
+    ) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"EqualizedConv2d needs an odd kernel for 'same' padding, got {kernel_size}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.padding = kernel_size // 2
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_channels], bias_init / lr_multiplier)) if bias else None
+        self.weight_gain = gain * lr_multiplier / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight * self.weight_gain
+        b = self.bias * self.bias_gain if self.bias is not None else None
+        return F.conv2d(x, w, b, padding=self.padding)  # [N, Cout, H, W]
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, "
+            f"bias={self.bias is not None}, wgain={self.weight_gain:.4g}"
+        )
+
+
+# ----------------------------------------------------------------------------
+
+
+def pixel_norm(x: torch.Tensor, eps: float = PIXEL_NORM_EPS) -> torch.Tensor:
+    """Scale each pixel's feature vector to unit root-mean-square over dim 1 (channels or features).
+
+    x: [N, C] or [N, C, H, W]; same shape out. Statistics in float32 so bf16 autocast is safe.
+    """
+    scale = torch.rsqrt(x.float().square().mean(dim=1, keepdim=True) + eps)
+    return x * scale.to(x.dtype)
+
+
+class PixelNorm(nn.Module):
+    """Module form of :func:`pixel_norm`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pixel_norm(x)
+
+
+class ConditionalPixelNorm(nn.Module):
+    """cpD-GAN's conditional pixel norm: ``pixel_norm(x) * gamma + beta`` (paper-spec §3.3).
+
+    gamma and beta ([N, C], one per channel) are dense projections of the conditioning vector
+    [z ⊕ y], like conditional batch norm. gamma's bias starts at 1 and beta's at 0; with a
+    unit-RMS conditioning vector and gain 1 each projection starts with unit variance, so gamma
+    starts at 1 ± 1 and beta at 0 ± 1 (the initialisation of StyleGAN2's style affine layers).
+    """
+
+    def __init__(
+        self,
+        channels: int,  # Feature maps being normalised (C).
+        cond_features: int,  # Length of the conditioning vector, latent + n_labels.
+    ) -> None:
+        super().__init__()
+        self.channels = channels
+        self.gamma = EqualizedLinear(cond_features, channels, bias_init=1.0, gain=1.0)
+        self.beta = EqualizedLinear(cond_features, channels, bias_init=0.0, gain=1.0)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        N, C, _, _ = x.shape
+        if C != self.channels or cond.shape[0] != N:
+            raise ValueError(
+                f"ConditionalPixelNorm expected x [N, {self.channels}, H, W] and cond [N, F]; "
+                f"got {list(x.shape)} and {list(cond.shape)}"
+            )
+        gamma = self.gamma(cond)[:, :, None, None]  # [N, C, 1, 1]
+        beta = self.beta(cond)[:, :, None, None]  # [N, C, 1, 1]
+        return pixel_norm(x) * gamma + beta
+
+
+class MinibatchStddev(nn.Module):
+    """Append the average standard deviation across a group of samples as extra feature maps.
+
+    [N, C, H, W] -> [N, C + num_features, H, W] (PGGAN §3; paper-spec §3.2/§3.3: group 4, 1 feature).
+    Samples are grouped as PGGAN's ``reshape([G, M, ...])`` does: with M = ceil(N / G) groups,
+    sample i belongs to group i % M. When G divides N this is exactly PGGAN's layer; otherwise
+    the groups have G or G - 1 members instead of failing (a lone sample gets std sqrt(eps)).
+    """
+
+    def __init__(
+        self,
+        group_size: int = 4,  # Samples per group (at most N); PGGAN's mbstd_group_size.
+        num_features: int = 1,  # Extra feature maps; the channels are split into this many parts.
+    ) -> None:
+        super().__init__()
+        if group_size < 1 or num_features < 1:
+            raise ValueError(f"MinibatchStddev needs group_size, num_features >= 1, got {group_size}, {num_features}")
+        self.group_size = group_size
+        self.num_features = num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        N, C, H, W = x.shape
+        nf = self.num_features
+        if C % nf != 0:
+            raise ValueError(f"MinibatchStddev: {C} channels do not split into {nf} features")
+        groups = math.ceil(N / min(self.group_size, N))  # M
+        member = torch.arange(N, device=x.device) % groups  # [N] group of each sample
+        onehot = F.one_hot(member, groups).float()  # [N, M]
+        counts = onehot.sum(dim=0)  # [M]
+        y = x.float().reshape(N, nf, C // nf, H, W)  # [N, F, c, H, W]
+        mean = torch.einsum("nm,nfchw->mfchw", onehot, y) / counts[:, None, None, None, None]
+        dev2 = (y - mean[member]).square()  # [N, F, c, H, W]
+        var = torch.einsum("nm,nfchw->mfchw", onehot, dev2) / counts[:, None, None, None, None]
+        std = torch.sqrt(var + MBSTD_EPS).mean(dim=(2, 3, 4))  # [M, F]
+        feature = std[member][:, :, None, None].expand(N, nf, H, W).to(x.dtype)  # [N, F, H, W]
+        return torch.cat([x, feature], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}, num_features={self.num_features}"
+
+
+# ----------------------------------------------------------------------------
+# 2x resampling. PGGAN uses nearest-neighbour up and box-average down; StyleGAN2 filters with
+# [1, 3, 3, 1] (zero padding at the borders, as its upfirdn2d).
+
+
+def upsample_nearest(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, H*factor, W*factor] by repeating pixels (PGGAN's upscale2d)."""
+    if factor == 1:
+        return x
+    return x.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
+
+
+def downsample_box(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, H/factor, W/factor] by averaging factor x factor blocks (PGGAN's downscale2d)."""
+    if factor == 1:
+        return x
+    return F.avg_pool2d(x, factor)
+
+
+def _fir_kernel(x: torch.Tensor, scale: float) -> torch.Tensor:
+    C = x.shape[1]
+    return (_FIR_2D * scale).to(device=x.device, dtype=x.dtype).expand(C, 1, 4, 4)  # [C, 1, 4, 4] depthwise
+
+
+def upsample_fir(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, 2H, 2W]: zero-insert and filter with [1, 3, 3, 1] (StyleGAN2's upsample_2d)."""
+    # Transposed conv with stride 2 and padding 1 is upfirdn's up=2, pad (2, 1); gain 4 keeps the mean.
+    return F.conv_transpose2d(x, _fir_kernel(x, 4.0), stride=2, padding=1, groups=x.shape[1])
+
+
+def downsample_fir(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, H/2, W/2]: filter with [1, 3, 3, 1] and keep every second pixel (downsample_2d)."""
+    return F.conv2d(F.pad(x, [1, 1, 1, 1]), _fir_kernel(x, 1.0), stride=2, groups=x.shape[1])

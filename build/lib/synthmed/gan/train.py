@@ -1,0 +1,725 @@
+"""One training loop for prog-GAN and cpD-GAN: schedule, EMA, Fréchet early stopping, checkpoints, resume.
+
+The loop follows PGGAN's ``train_progressive_gan``, which the paper forks for both GANs (paper-spec
+§3), written as one flat function in the style of stylegan2-ada's ``training_loop``:
+
+- Adam (beta1 0, beta2 0.99, eps 1e-8) with the config's learning rate; reals [0, 255] -> [-1, 1].
+- A schedule step runs ``minibatch_repeats`` (4) minibatches, each ``d_repeats`` (1) D steps and one
+  G step; the level of detail and minibatch size are chosen once per schedule step from the kimg
+  reached (paper-spec §3.1, §3.2). prog-GAN fades the reals like its networks (``fade_reals``) and
+  resets both optimisers' moments whenever a level starts or finishes fading in (PGGAN's default
+  ``reset_opt_for_new_lod=True``).
+- The D step gives G the real batch's labels; the G step draws its labels uniformly from the
+  training label rows, i.e. from the empirical label distribution (paper-spec §3.1).
+- ``G_ema`` follows G with ``ema_beta`` after every G step and is used for evaluation and sampling.
+- Progress is counted in images shown to D (kimg). Every tick appends one JSON line of mean losses
+  and timings to ``log.jsonl``; image grids of ``G_ema`` are saved as PNGs.
+- Early stopping as the paper (paper-spec §3.1): only at full resolution (lod 0), from
+  ``min_fid_kimg`` on, every ``fid_every_kimg``, the Fréchet distance between ``fd_images`` real
+  training images and as many ``G_ema`` images generated with those reals' labels; ``best.pt``
+  keeps the best; training stops after ``patience`` evaluations without improvement, or at
+  ``total_kimg``.
+
+Exact resume. Every random draw comes from explicit generators: ``noise`` (latents, G's labels,
+the gradient penalty's mixing factors) is checkpointed; the data order is a seeded permutation per
+epoch, so the number of reals drawn (= images shown) fixes it; the Fréchet evaluation uses fixed
+reals and latents of its own. Torch's global CPU RNG and Python's ``random`` are seeded for the run,
+checkpointed and handed back to the caller afterwards (the networks draw nothing from them; this
+guards layers that might); NumPy's global RNG is not used. A checkpoint holds G, D, G_ema, both
+optimisers, these RNG states, the schedule position and the config, is written atomically, and
+a run restarted after being killed at any point continues from it and, on the CPU, reaches the
+same weights as an uninterrupted run.
+
+Nothing here is global: each call owns its networks, optimisers and generators, so running one
+call per process (data-parallel ranks, say) needs no rewrite of the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from tqdm.auto import tqdm
+
+from synthmed import config as settings
+from synthmed.gan.config import GANConfig, build
+from synthmed.gan.frechet import (
+    FeatureStatistics,
+    domain_feature_extractor,
+    extractor_name,
+    feature_statistics,
+    frechet_distance,
+)
+from synthmed.gan.layers import DiscriminatorOutput
+from synthmed.gan.losses import discriminator_loss, generator_loss
+from synthmed.gan.progan import fade_reals
+from synthmed.gan.sample import generate_uint8
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "synthmed.gan.checkpoint/1"
+CACHE_VERSION = 1  # part of train_gan_cached's key: bump when a change here changes what a run produces
+PAPER_FD_IMAGES = 10_000  # paper-spec §3.1: FID on 10,000 real train images vs 10,000 fakes
+# Config fields that fix the networks' parameter shapes: a checkpoint must agree on all of them.
+ARCHITECTURE_FIELDS = ("arch", "resolution", "n_labels", "channels", "latent", "fmap_base", "fmap_max")
+_DEVICE_DATA_BYTES = 2 << 30  # on a GPU the uint8 training set moves to device memory when at most this large
+
+Extractor = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class TrainResult:
+    """Where a run is and what it reached."""
+
+    run_dir: Path
+    last_checkpoint: Path  # last.pt: the full training state (resume from it)
+    best_checkpoint: Path | None  # best.pt: G_ema at the best Fréchet distance; None before an evaluation
+    log_path: Path  # log.jsonl
+    best_fd: float | None  # best Fréchet distance so far; None before any evaluation
+    best_kimg: float | None  # kimg of best.pt
+    kimg: float  # images shown to D, in thousands, when this call returned
+    finished: bool  # True when the run stopped for good (total_kimg or patience)
+    stop_reason: str  # "total_kimg", "patience", or "max_kimg" (paused; call again to continue)
+    wall_seconds: float  # this call, start to end
+    images_per_second: float  # images shown to D in this call / wall_seconds (0 when nothing was trained)
+    train_seconds: float  # time in training steps (housekeeping excluded), all calls on this run together
+    device: str
+    from_cache: bool = False  # the run had already finished: nothing was trained
+
+    @property
+    def checkpoint(self) -> Path:
+        """The checkpoint to sample from: best.pt, or last.pt when no evaluation ran."""
+        return self.best_checkpoint if self.best_checkpoint is not None else self.last_checkpoint
+
+
+# ----------------------------------------------------------------------------
+# Checkpoints.
+
+
+def describe(config: GANConfig | dict[str, Any]) -> str:
+    """One line naming a config's architecture: 'progan 32x32, 14 labels, 1 channel(s), latent 512, ...'."""
+    c = config if isinstance(config, dict) else config.to_dict()
+    size = f"{c.get('resolution')}x{c.get('resolution')}"
+    return (f"{c.get('arch')} {size}, {c.get('n_labels')} labels, {c.get('channels')} channel(s), "
+            f"latent {c.get('latent')}, fmap {c.get('fmap_base')}/{c.get('fmap_max')}")
+
+
+def check_compatible(saved: dict[str, Any], config: GANConfig, where: str | Path) -> None:
+    """Refuse a checkpoint whose networks differ from ``config``'s, naming both architectures."""
+    current = config.to_dict()
+    differ = [name for name in ARCHITECTURE_FIELDS if saved.get(name) != current[name]]
+    if differ:
+        raise ValueError(f"{where}: the checkpoint holds a {describe(saved)} model, but this run is "
+                         f"{describe(current)} (they differ in {', '.join(differ)}); use another run "
+                         "directory or the matching config")
+
+
+def load_checkpoint(path: str | Path, config: GANConfig | None = None) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; with ``config``, refuse one of another architecture."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: GAN checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated file, or one that would need arbitrary unpickling
+        raise ValueError(f"{path}: not a readable synthmed GAN checkpoint ({error})") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise ValueError(f"{path}: expected a synthmed GAN checkpoint ({CHECKPOINT_FORMAT}), "
+                         f"found {found!r}")
+    if config is not None:
+        check_compatible(checkpoint["config"], config, path)
+    return checkpoint
+
+
+def load_generator(
+    path: str | Path, *, device: str = "auto", config: GANConfig | None = None
+) -> tuple[nn.Module, GANConfig]:
+    """The EMA generator of a checkpoint (best.pt or last.pt), in eval mode, and its config."""
+    checkpoint = load_checkpoint(path, config)
+    saved_config = GANConfig.from_dict(checkpoint["config"])
+    G, _ = build(saved_config, seed=0)  # weights replaced below
+    G.load_state_dict(checkpoint["G_ema"])
+    return G.to(_resolve_device(device)).eval().requires_grad_(False), saved_config
+
+
+def _atomic_save(payload: Any, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, flush it to disk, then rename it over ``path``."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().to("cpu", copy=True) for name, value in module.state_dict().items()}
+
+
+# ----------------------------------------------------------------------------
+# Small helpers.
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _derived_seed(seed: int, purpose: str, index: int = 0) -> int:
+    """An independent 63-bit seed for one use of the run's seed (an epoch's data order, evaluation, grids)."""
+    return int(settings.stable_hash("gan-train", seed, purpose, index), 16) % (2**63)
+
+
+def data_digest(images: np.ndarray, labels: np.ndarray) -> str:
+    """Hash of the training arrays (dtype, shape, bytes): a run belongs to exactly this data."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (images, labels):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def _check_data(images: np.ndarray, labels: np.ndarray, config: GANConfig) -> tuple[np.ndarray, np.ndarray]:
+    R, L = config.resolution, config.n_labels
+    images = np.asarray(images)
+    if config.channels != 1:
+        raise ValueError(f"GANConfig.channels = {config.channels}: train_gan takes grayscale images "
+                         "(channels 1)")
+    if images.ndim != 3 or images.shape[1:] != (R, R) or images.shape[0] < 2:
+        raise ValueError(f"images: expected uint8 (N, {R}, {R}) with N >= 2 for this {R}x{R} config, "
+                         f"got shape {images.shape}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"images: expected dtype uint8 (the image store's), got {images.dtype}")
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape != (len(images), L):
+        raise ValueError(f"labels: expected ({len(images)}, {L}), one {L}-label vector per image, "
+                         f"got shape {labels.shape}")
+    bad = ~np.isin(labels, (0, 1))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"labels row {row}, column {col}: expected 0 or 1 (multi-hot), "
+                         f"got {labels[row, col]!r}")
+    return images, labels.astype(np.float32)
+
+
+class _EpochOrder:
+    """Indices of the reals to show, epoch after epoch, each epoch a seeded permutation of the training set.
+
+    Stateless apart from a cache: the reals drawn so far (``cursor``) fix the next batch, so resuming
+    at the same image count reproduces the data order.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed = n, seed
+        self.epoch, self.order = -1, torch.empty(0, dtype=torch.long)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self.epoch:
+            generator = torch.Generator().manual_seed(_derived_seed(self.seed, "data", epoch))
+            self.epoch, self.order = epoch, torch.randperm(self.n, generator=generator)
+        return self.order
+
+    def take(self, cursor: int, count: int) -> torch.Tensor:
+        parts = []
+        while count > 0:
+            epoch, position = divmod(cursor, self.n)
+            part = self._permutation(epoch)[position : position + count]
+            parts.append(part)
+            cursor, count = cursor + len(part), count - len(part)
+        return torch.cat(parts)
+
+
+@contextlib.contextmanager
+def _run_global_rngs(seed: int, saved: dict[str, Any] | None) -> Iterator[None]:
+    """Seed torch's CPU RNG and Python's ``random`` for a run (or restore a checkpoint's); restore after."""
+    outer_torch, outer_python = torch.get_rng_state(), random.getstate()
+    try:
+        if saved is None:
+            torch.default_generator.manual_seed(seed)
+            random.seed(seed)
+        else:
+            torch.set_rng_state(saved["torch_global"])
+            random.setstate(_python_state(saved["python"]))
+        yield
+    finally:
+        torch.set_rng_state(outer_torch)
+        random.setstate(outer_python)
+
+
+def _python_state(state: Any) -> Any:
+    """Python's random state as ``random.setstate`` wants it (tuples), whatever container the file kept."""
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
+
+
+def _reset_adam(optimizer: torch.optim.Optimizer) -> None:
+    optimizer.state.clear()  # PGGAN's reset_optimizer_state: moments and step counts start afresh
+
+
+@torch.no_grad()
+def _update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
+    """G_ema <- beta * G_ema + (1 - beta) * G for parameters; buffers are copied."""
+    ema_params, params = list(G_ema.parameters()), list(G.parameters())
+    torch._foreach_lerp_(ema_params, params, 1.0 - beta)
+    for ema_buffer, buffer in zip(G_ema.buffers(), G.buffers(), strict=True):
+        ema_buffer.copy_(buffer)
+
+
+def _image_grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """uint8 (rows * cols, R, R) -> one mosaic (rows * R, cols * R), row-major."""
+    R = images.shape[1]
+    return images.reshape(rows, cols, R, R).transpose(0, 2, 1, 3).reshape(rows * R, cols * R)
+
+
+def _grid_label_rows(labels: np.ndarray, rows: int) -> np.ndarray:
+    """The ``rows`` most frequent label vectors, most frequent first (ties: first seen) -> (rows', L)."""
+    unique, first, counts = np.unique(labels, axis=0, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))
+    return unique[order[:rows]]
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, nimg: int) -> None:
+    """Drop log records written after ``nimg`` images by a run that died before its next checkpoint."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        if line.strip() and json.loads(line).get("nimg", 0) <= nimg:
+            kept.append(line + "\n")
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as file:
+        file.writelines(kept)
+    os.replace(temp, path)
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a run's log.jsonl, in order."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+# ----------------------------------------------------------------------------
+# The loop.
+
+
+def train_gan(
+    config: GANConfig,  # Model, loss and schedule settings (GANConfig.paper / cpu / tiny).
+    images: np.ndarray,  # uint8 (N, R, R): the real training split at the config's resolution.
+    labels: np.ndarray,  # 0/1 (N, L): each image's multi-hot label vector.
+    run_dir: str | Path,  # Folder of the run; an unfinished run found there is resumed.
+    *,
+    seed: int = 0,  # Initial weights, data order, latents, evaluation samples: everything random.
+    extractor: Extractor | None = None,  # Features for the Fréchet distance; None = domain classifier.
+    device: str = "auto",  # "auto" = CUDA when present, else CPU.
+    progress: bool = False,  # Show a tqdm bar (kimg, losses, images/s).
+    max_kimg: float | None = None,  # Pause (checkpoint, unfinished) once past this; None = run to the end.
+    fd_images: int = PAPER_FD_IMAGES,  # Real and generated images per Fréchet distance; at most N.
+    tick_kimg: float | None = None,  # kimg per log record; None = fid_every_kimg / 4 (paper: FID = 4 ticks)
+    checkpoint_every_kimg: float | None = None,  # last.pt this often (kimg) and at the end; None = fid_every
+    grid_every_kimg: float | None = None,  # Fakes PNG this often (kimg); None = checkpoint_every; 0 = never
+    grid_size: tuple[int, int] = (8, 8),  # Grid rows (most frequent label vectors) x columns (latents).
+    amp: bool | None = None,  # bf16 autocast for G and D (gradient penalty in fp32); None = on CUDA only.
+    extractor_cache_dir: str | Path | None = None,  # Where the default extractor is cached; None = home().
+) -> TrainResult:
+    """Train (or resume, or return a finished) GAN run in ``run_dir``; see the module docstring.
+
+    Files in run_dir: last.pt (full state), best.pt (G_ema at the best Fréchet distance),
+    log.jsonl (records "start", "resume", "tick", "fd", "checkpoint", "stop"; each with ``nimg`` and
+    ``kimg``), reals.png and fakes-<kimg>.png (grids), run.json (settings, for people).
+    """
+    call_start = time.perf_counter()
+
+    # Check the inputs and settings.
+    images, labels = _check_data(images, labels, config)
+    digest = data_digest(images, labels)
+    if max_kimg is not None and max_kimg < 0:
+        raise ValueError(f"max_kimg: expected None or a number >= 0, got {max_kimg}")
+    if fd_images < 2:
+        raise ValueError(f"fd_images: expected at least 2 images per Fréchet distance, got {fd_images}")
+    tick_kimg = config.fid_every_kimg / 4 if tick_kimg is None else tick_kimg
+    checkpoint_every_kimg = config.fid_every_kimg if checkpoint_every_kimg is None else checkpoint_every_kimg
+    grid_every_kimg = checkpoint_every_kimg if grid_every_kimg is None else grid_every_kimg
+    for name, value in (("tick_kimg", tick_kimg), ("checkpoint_every_kimg", checkpoint_every_kimg)):
+        if not value > 0:
+            raise ValueError(f"{name}: expected a number > 0, got {value}")
+    if grid_every_kimg < 0 or min(grid_size) < 1:
+        raise ValueError(f"grid_every_kimg >= 0 and grid_size >= (1, 1) expected, "
+                         f"got {grid_every_kimg} and {grid_size}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
+    dev = _resolve_device(device)
+    amp = dev.type == "cuda" if amp is None else amp
+    N, R = len(images), config.resolution
+
+    # Construct networks and optimisers.
+    G, D = build(config, seed)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    G, D, G_ema = G.to(dev), D.to(dev), G_ema.to(dev)
+    if dev.type == "cuda":
+        G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
+    opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
+    opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
+    noise = torch.Generator().manual_seed(_derived_seed(seed, "noise"))  # latents, G's labels, GP mixing
+    # Evaluations fall on multiples of fid_every_kimg (PGGAN: every 4 ticks), from min_fid_kimg on.
+    first_fd_kimg = math.ceil(config.min_fid_kimg / config.fid_every_kimg - 1e-9) * config.fid_every_kimg
+    state: dict[str, Any] = {
+        "nimg": 0,  # images shown to D
+        "step": 0,  # G steps
+        "prev_lod": -1.0,  # lod of the previous schedule step (PGGAN's optimiser reset)
+        "best_fd": None,
+        "best_kimg": None,
+        "evals": 0,
+        "evals_since_best": 0,
+        "next_fd_nimg": first_fd_kimg * 1000,
+        "done": False,
+        "stop_reason": "",
+        "train_seconds": 0.0,
+    }
+    saved_rngs = None
+
+    # Resume from the run's last checkpoint.
+    resumed = last_path.exists()
+    if resumed:
+        checkpoint = load_checkpoint(last_path, config)  # refuses another architecture or resolution
+        saved_config = GANConfig.from_dict(checkpoint["config"])
+        if saved_config != config:
+            differ = [f.name for f in dataclasses.fields(config)
+                      if getattr(saved_config, f.name) != getattr(config, f.name)]
+            raise ValueError(f"{last_path}: the run there used other settings ({', '.join(differ)}); "
+                             "use another run directory")
+        if checkpoint["seed"] != seed or checkpoint["data_digest"] != digest:
+            raise ValueError(f"{last_path}: the run there used seed {checkpoint['seed']} and data "
+                             f"{checkpoint['data_digest']}, this call seed {seed} and data {digest}; "
+                             "use another run directory")
+        G.load_state_dict(checkpoint["G"])
+        D.load_state_dict(checkpoint["D"])
+        G_ema.load_state_dict(checkpoint["G_ema"])
+        opt_G.load_state_dict(checkpoint["opt_G"])
+        opt_D.load_state_dict(checkpoint["opt_D"])
+        noise.set_state(checkpoint["rng"]["noise"])
+        saved_rngs = checkpoint["rng"]
+        state.update(checkpoint["progress"])
+        del checkpoint
+        _truncate_log(log_path, state["nimg"])
+    elif log_path.exists():
+        log_path.unlink()  # a run that died before its first checkpoint starts over
+
+    def result(from_cache: bool, images_trained: int) -> TrainResult:
+        wall = time.perf_counter() - call_start
+        return TrainResult(
+            run_dir=run_dir,
+            last_checkpoint=last_path,
+            best_checkpoint=best_path if state["best_fd"] is not None else None,
+            log_path=log_path,
+            best_fd=state["best_fd"],
+            best_kimg=state["best_kimg"],
+            kimg=state["nimg"] / 1000,
+            finished=state["done"],
+            stop_reason=state["stop_reason"],
+            wall_seconds=wall,
+            images_per_second=images_trained / wall if images_trained else 0.0,
+            train_seconds=state["train_seconds"],
+            device=str(dev),
+            from_cache=from_cache,
+        )
+
+    if state["done"]:
+        log.info("GAN run %s finished before (%s at %.1f kimg)", run_dir, state["stop_reason"],
+                 state["nimg"] / 1000)
+        return result(from_cache=True, images_trained=0)
+
+    # Load the training set (onto the GPU when it fits).
+    images_t = torch.from_numpy(images if images.flags.writeable else images.copy())  # [N, R, R] uint8
+    labels_t = torch.from_numpy(labels)  # [N, L] float
+    if dev.type == "cuda" and images_t.numel() <= _DEVICE_DATA_BYTES:
+        images_t, labels_t = images_t.to(dev), labels_t.to(dev)
+    data_order = _EpochOrder(N, seed)
+
+    def autocast(enabled: bool) -> contextlib.AbstractContextManager[Any]:
+        return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp and enabled)
+
+    def D_call(x: torch.Tensor, y: torch.Tensor, lod: float = 0.0) -> DiscriminatorOutput:
+        # The gradient penalty's interpolates are the only leaf inputs that require grad: keep them in fp32.
+        with autocast(not (x.is_leaf and x.requires_grad)):
+            return D(x, y, lod=lod)
+
+    def reals_batch(index: torch.Tensor, lod: float) -> torch.Tensor:
+        x = images_t[index.to(images_t.device)].to(dev, non_blocking=True)[:, None].float()  # [B, 1, R, R]
+        x = x / 127.5 - 1.0  # paper-spec §3.1: [0, 255] -> [-1, 1]
+        if config.grows:
+            x = fade_reals(x, lod)  # D sees reals at the fakes' level of detail
+        return x.contiguous(memory_format=torch.channels_last) if dev.type == "cuda" else x
+
+    # Set up the Fréchet evaluation: fixed reals, their labels and fixed latents (paper-spec §3.1).
+    fd_count = min(fd_images, N)
+    fd_index = torch.randperm(N, generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-reals")))
+    fd_index = fd_index[:fd_count]  # [fd_count] the same reals at every evaluation
+    fd_latents = torch.randn(fd_count, config.latent,
+                             generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-z")))
+    fd_labels = torch.from_numpy(labels[fd_index.numpy()])
+    real_stats: FeatureStatistics | None = None
+    extract: Extractor | None = extractor
+
+    def evaluate_fd() -> float:
+        nonlocal real_stats, extract
+        if extract is None:
+            extract = domain_feature_extractor(images, labels, R, extractor_cache_dir, seed, device=device)
+        if real_stats is None:
+            real_stats = feature_statistics(extract(images[fd_index.numpy()]))
+        fakes = generate_uint8(G_ema, fd_latents, fd_labels, batch_size=max(config.minibatch.values()))
+        return frechet_distance(real_stats, feature_statistics(extract(fakes)))
+
+    # Set up the image grids: rows of the most frequent label vectors, fixed latents per column.
+    grid_rows_labels = _grid_label_rows(labels, grid_size[0])
+    grid_rows, grid_cols = len(grid_rows_labels), grid_size[1]
+    grid_labels = torch.from_numpy(np.repeat(grid_rows_labels, grid_cols, axis=0))  # [rows * cols, L]
+    grid_latents = torch.randn(grid_rows * grid_cols, config.latent,
+                               generator=torch.Generator().manual_seed(_derived_seed(seed, "grid")))
+
+    def save_fakes(name: str, lod: float) -> None:
+        fakes = generate_uint8(G_ema, grid_latents, grid_labels, lod=lod, batch_size=grid_rows * grid_cols)
+        Image.fromarray(_image_grid(fakes, grid_rows, grid_cols)).save(run_dir / name)
+
+    if not (run_dir / "reals.png").exists():
+        reals = []
+        for row in grid_rows_labels:  # the first reals of each grid row's label vector, in a seeded order
+            matches = np.flatnonzero((labels == row).all(axis=1))
+            picks = np.random.default_rng(_derived_seed(seed, "grid-reals")).permutation(matches)
+            picks = picks[:grid_cols]
+            reals.append(images[np.resize(picks, grid_cols)])
+        Image.fromarray(_image_grid(np.concatenate(reals), grid_rows, grid_cols)).save(run_dir / "reals.png")
+    extractor_label = "domain classifier" if extractor is None else extractor_name(extractor)
+    (run_dir / "run.json").write_text(json.dumps(
+        {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
+         "amp": amp, "extractor": extractor_label, "fd_images": fd_count}, indent=1, default=str))
+
+    images_trained = 0
+    target_kimg = config.total_kimg if max_kimg is None else min(max_kimg, config.total_kimg)
+    with _run_global_rngs(seed, saved_rngs):
+        nimg = state["nimg"]
+        _append_jsonl(log_path, {"kind": "resume" if resumed else "start", "nimg": nimg, "kimg": nimg / 1000,
+                                 "device": str(dev), "amp": amp, "seed": seed})
+        if not resumed and grid_every_kimg > 0:
+            save_fakes("fakes-init.png", config.lod(0.0))
+
+        # Counters of housekeeping: the next tick, checkpoint and grid, all in images.
+        def next_multiple(every_kimg: float) -> float:
+            return (math.floor(nimg / (every_kimg * 1000) + 1e-9) + 1) * every_kimg * 1000
+
+        next_tick, next_checkpoint = next_multiple(tick_kimg), next_multiple(checkpoint_every_kimg)
+        next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
+        # Time is split into training and housekeeping ("maintenance") at each housekeeping block.
+        mark = time.perf_counter()  # end of the last housekeeping
+        tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
+        bar = tqdm(total=round(target_kimg, 3), initial=round(nimg / 1000, 3), desc=config.arch,
+                   disable=not progress, leave=False,
+                   bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}{postfix}]")
+
+        def save_last() -> None:
+            _atomic_save({
+                "format": CHECKPOINT_FORMAT, "kind": "last", "config": config.to_dict(), "seed": seed,
+                "data_digest": digest, "G": _cpu_state(G), "D": _cpu_state(D), "G_ema": _cpu_state(G_ema),
+                "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
+                "rng": {"noise": noise.get_state(), "torch_global": torch.get_rng_state(),
+                        "python": random.getstate()},
+                "progress": dict(state),
+            }, last_path)
+            _append_jsonl(log_path, {"kind": "checkpoint", "nimg": nimg, "kimg": nimg / 1000,
+                                     "path": last_path.name})
+
+        # Train.
+        paused = max_kimg is not None and nimg >= max_kimg * 1000
+        if paused and not resumed:
+            save_last()  # a run paused before its first step still leaves a checkpoint to resume from
+        while not paused:
+            # Choose the level of detail and minibatch for this schedule step (PGGAN: per minibatch_repeats).
+            lod = config.lod(nimg / 1000)
+            batch = config.minibatch_at(lod)
+            prev_lod = state["prev_lod"]
+            if math.floor(lod) != math.floor(prev_lod) or math.ceil(lod) != math.ceil(prev_lod):
+                _reset_adam(opt_G)  # a level starts or ends fading in (PGGAN: reset_opt_for_new_lod)
+                _reset_adam(opt_D)
+            state["prev_lod"] = lod
+
+            # Execute training phases: D_repeats D steps, then one G step, minibatch_repeats times.
+            for _ in range(config.minibatch_repeats):
+                for _ in range(config.d_repeats):
+                    real_index = data_order.take(nimg, batch)
+                    reals = reals_batch(real_index, lod)
+                    real_labels = labels_t[real_index.to(labels_t.device)].to(dev)  # also the fakes' labels
+                    z = torch.randn(batch, config.latent, generator=noise).to(dev)
+                    with torch.no_grad(), autocast(True):  # the D step never updates G
+                        fakes = G(z, real_labels, lod)
+                    loss_D, stats_D = discriminator_loss(
+                        D_call, reals, fakes, real_labels, lod=lod, gp_lambda=config.gp_lambda,
+                        gp_target=config.gp_target, drift_weight=config.drift_weight,
+                        ac_weight=config.ac_weight, generator=noise)
+                    opt_D.zero_grad(set_to_none=True)
+                    loss_D.mean().backward()
+                    opt_D.step()
+                    nimg += batch
+                    for name, value in stats_D.items():
+                        sums[name] = sums[name] + value if name in sums else value
+                        counts[name] = counts.get(name, 0) + 1
+
+                # G step: labels drawn uniformly from the training label rows (paper-spec §3.1).
+                z = torch.randn(batch, config.latent, generator=noise).to(dev)
+                g_labels = labels_t[torch.randint(N, (batch,), generator=noise).to(labels_t.device)].to(dev)
+                with autocast(True):
+                    fakes = G(z, g_labels, lod)
+                D.requires_grad_(False)  # gradients flow through D into G, none are kept for D
+                loss_G, stats_G = generator_loss(D_call, fakes, g_labels, lod=lod, ac_weight=config.ac_weight)
+                opt_G.zero_grad(set_to_none=True)
+                loss_G.mean().backward()
+                opt_G.step()
+                D.requires_grad_(True)
+                for name, value in stats_G.items():
+                    sums[name] = sums[name] + value if name in sums else value
+                    counts[name] = counts.get(name, 0) + 1
+
+                # Update G_ema.
+                _update_ema(G_ema, G, config.ema_beta)
+                state["step"] += 1
+
+            images_trained += config.minibatch_repeats * config.d_repeats * batch
+            state["nimg"] = nimg
+            bar.update(round(nimg / 1000, 3) - bar.n)
+            if nimg >= config.total_kimg * 1000:
+                state["done"], state["stop_reason"] = True, "total_kimg"
+            paused = not state["done"] and max_kimg is not None and nimg >= max_kimg * 1000
+            due = min(next_tick, next_checkpoint, next_grid, state["next_fd_nimg"])
+            if not (state["done"] or paused or nimg >= due):
+                continue  # the common case: no housekeeping due
+
+            # Perform housekeeping.
+            maintenance_start = time.perf_counter()
+            state["train_seconds"] += maintenance_start - mark
+            tick_train_seconds += maintenance_start - mark
+            kimg = nimg / 1000
+            record: dict[str, Any] = {"nimg": nimg, "kimg": kimg}
+
+            # Evaluate the Fréchet distance (full resolution only, past min_fid_kimg, every fid_every_kimg).
+            evaluate = lod == 0.0 and kimg >= config.min_fid_kimg and (
+                nimg >= state["next_fd_nimg"] or state["stop_reason"] == "total_kimg")
+            if evaluate:
+                eval_start = time.perf_counter()
+                fd = evaluate_fd()
+                state["evals"] += 1
+                improved = state["best_fd"] is None or fd < state["best_fd"]
+                if improved:  # paper-spec §3.1: save at the first evaluation and at every improvement
+                    best = {"format": CHECKPOINT_FORMAT, "kind": "best", "config": config.to_dict(),
+                            "seed": seed, "data_digest": digest, "G_ema": _cpu_state(G_ema),
+                            "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}
+                    _atomic_save(best, best_path)
+                    state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, kimg, 0
+                else:
+                    state["evals_since_best"] += 1
+                state["next_fd_nimg"] = next_multiple(config.fid_every_kimg)
+                if state["evals_since_best"] >= config.patience and not state["done"]:  # paper-spec §3.1
+                    state["done"], state["stop_reason"] = True, "patience"
+                _append_jsonl(log_path, {"kind": "fd", **record, "fd": fd, "best_fd": state["best_fd"],
+                                         "improved": improved, "evals_since_best": state["evals_since_best"],
+                                         "fd_images": fd_count, "extractor": extractor_name(extract),
+                                         "seconds": time.perf_counter() - eval_start})
+                log.info("kimg %.1f: Fréchet distance %.4g (best %.4g at %.1f kimg)", kimg, fd,
+                         state["best_fd"], state["best_kimg"])
+
+            # Update logs: one record per tick, with each statistic's mean over the tick.
+            if nimg >= next_tick or state["done"] or paused:
+                tick_record = {"kind": "tick", **record, "step": state["step"], "lod": lod,
+                               "minibatch": batch}
+                tick_record.update({name: float(total) / counts[name] for name, total in sums.items()})
+                tick_record.update({
+                    "Timing/sec_per_tick": tick_train_seconds + tick_maintenance_seconds,
+                    "Timing/img_per_sec": (nimg - tick_start_nimg) / max(tick_train_seconds, 1e-9),
+                    "Timing/maintenance_sec": tick_maintenance_seconds,  # evaluations, grids, checkpoints
+                    "Timing/train_sec": state["train_seconds"],  # all calls on this run together
+                })
+                _append_jsonl(log_path, tick_record)
+                bar.set_postfix_str(f"D {tick_record['Loss/D/loss']:.3f} G {tick_record['Loss/G/loss']:.3f} "
+                                    f"{tick_record['Timing/img_per_sec']:.0f} img/s lod {lod:.2f}"
+                                    + (f" FD {state['best_fd']:.3g}" if state["best_fd"] is not None else ""))
+                sums, counts = {}, {}
+                tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
+                next_tick = next_multiple(tick_kimg)
+
+            # Save an image grid and a checkpoint.
+            if nimg >= next_grid or (state["done"] and grid_every_kimg > 0):
+                save_fakes(f"fakes-{kimg:010.3f}kimg.png", lod)
+                next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
+            if nimg >= next_checkpoint or evaluate or state["done"] or paused:
+                save_last()
+                next_checkpoint = next_multiple(checkpoint_every_kimg)
+            mark = time.perf_counter()
+            tick_maintenance_seconds += mark - maintenance_start
+            if state["done"]:
+                break
+
+        bar.close()
+        if paused and not state["done"]:
+            state["stop_reason"] = "max_kimg"
+        _append_jsonl(log_path, {"kind": "stop", "nimg": nimg, "kimg": nimg / 1000,
+                                 "reason": state["stop_reason"], "best_fd": state["best_fd"],
+                                 "best_kimg": state["best_kimg"], "train_seconds": state["train_seconds"]})
+    log.info("GAN run %s: %s at %.2f kimg, best FD %s", run_dir, state["stop_reason"], nimg / 1000,
+             state["best_fd"])
+    return result(from_cache=False, images_trained=images_trained)
+
+
+def train_gan_cached(
+    config: GANConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int = 0,
+    extractor: Extractor | None = None,  # Needs a ``name``: it steers early stopping, so the key holds it.
+    cache_dir: str | Path | None = None,  # None = synthmed.config.home() / "gans"
+    fd_images: int = PAPER_FD_IMAGES,
+    **options: Any,  # device, progress, max_kimg, tick_kimg, ... as train_gan (not part of the key)
+) -> TrainResult:
+    """:func:`train_gan` in ``<cache_dir>/<hash>``, the hash of config, seed, data and extractor.
+
+    A finished run is returned as it is (``from_cache``); an unfinished one resumes from last.pt.
+    """
+    name = "domain-classifier" if extractor is None else extractor_name(extractor)
+    if name is None:
+        raise ValueError("train_gan_cached: the extractor needs a `name` attribute (a string) so the cache "
+                         "key can tell runs with different Fréchet features apart")
+    images, labels = _check_data(images, labels, config)
+    data = data_digest(images, labels)
+    fd_count = min(fd_images, len(images))
+    key = settings.stable_hash("gan", CACHE_VERSION, config.to_dict(), seed, data, name, fd_count)
+    root = Path(cache_dir) if cache_dir is not None else settings.home() / "gans"
+    return train_gan(config, images, labels, root / key, seed=seed, extractor=extractor, fd_images=fd_images,
+                     **options)
