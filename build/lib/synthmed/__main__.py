@@ -1,3 +1,0 @@
-from synthmed.cli import main
-
-raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""Analyses beyond the utility gap: memorisation by nearest neighbours, and occlusion attribution."""
