@@ -42,12 +42,22 @@ from synthmed.config import REAL_SOURCE_IMAGES, data_config
 from synthmed.data import BRAIN_LABELS, CHEXPERT_LABELS, RSNA_SUBTYPES, benchmarks, chexpert, rsna
 from synthmed.data.phantoms import chest as chest_phantoms
 from synthmed.data.summary import example_per_label, label_frequencies, labels_of
-from synthmed.experiments import load_source, real_baseline, whole_split
+from synthmed.experiments import load_source, prepare_data, real_baseline, whole_split
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
 data = data_config(profile, seed=seed, chest_patients=chest_patients, brain_patients=brain_patients)
 modalities = ["chest", "brain"] if modality == "both" else [modality]
+DIFFICULTY_RESOLUTION = 32  # the classes and samples benchmarks' resolution
+# Build the datasets and train the difficulty classifiers, both modalities at once (cpu: two processes).
+prepare_data(
+    modalities,
+    data,
+    data_root or None,
+    profile,
+    seed=seed,
+    difficulty_resolution=DIFFICULTY_RESOLUTION if difficulty_check else None,
+)
 sources = {m: load_source(m, data, data_root or None) for m in modalities}
 label_table, label_source = chest_phantoms.chexpert_label_table(data.chest_label_source)
 using_phantoms = not data_root
@@ -240,7 +250,7 @@ display(table.set_index(["data", "benchmark", "setting"]).drop(columns="modality
 if difficulty_check:
     difficulty = {}
     for src in sources.values():
-        evaluation, history = real_baseline(src, whole_split(src), 32, profile, seed=seed)
+        evaluation, history = real_baseline(src, whole_split(src), DIFFICULTY_RESOLUTION, profile, seed=seed)
         difficulty[src.modality] = evaluation
         display(Markdown(f"**{src.modality}**, {len(history.epochs)} epochs"))
         display(evaluation[["label", "n_pos", "auc", "ci_low", "ci_high"]].round(3))

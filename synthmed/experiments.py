@@ -567,35 +567,53 @@ def run_sweep(
     elif source.modality != modality:
         raise ValueError(f"run_sweep: source is a {source.modality} dataset, the sweep is for {modality}")
     rows, label_tables, skipped = [], [], []
-    per_setting = len(seeds) * len(generators)
-    bar = tqdm(total=len(settings) * per_setting, desc=f"{modality} {benchmark}", unit="point", disable=not progress)
+    bar = tqdm(
+        total=len(settings) * len(seeds) * len(generators),
+        desc=f"{modality} {benchmark}",
+        unit="point",
+        disable=not progress,
+    )
     for setting in settings:
-        done = 0
-        try:
-            for seed in seeds:
-                for generator in generators:
-                    bar.set_postfix_str(f"{setting} {generator} seed {seed}")
-                    run = run_point(
-                        modality,
-                        benchmark,
-                        setting,
-                        generator,
-                        profile,
-                        seed,
-                        data_root=data_root,
-                        device=device,
-                        source=source,
-                    )
-                    rows.append(run.row)
-                    label_tables.append(_label_rows(run))
-                    done += 1
-                    bar.update(1)
-        except benchmarks.TooFewCombinations as err:
-            log.warning("%s %s setting %s skipped: %s", modality, benchmark, setting, err)
-            skipped.append({"modality": modality, "benchmark": benchmark, "setting": setting, "reason": str(err)})
-            bar.update(per_setting - done)
+        bar.set_postfix_str(f"setting {setting}")
+        runs, labels, skip = _setting_runs(
+            modality, benchmark, setting, profile, seeds, generators, data_root, device, source
+        )
+        rows += runs
+        label_tables += labels
+        skipped += [skip] if skip else []
+        bar.update(len(seeds) * len(generators))
     bar.close()
+    return _finish_sweep(modality, benchmark, profile, rows, label_tables, skipped)
 
+
+def _setting_runs(modality, benchmark, setting, profile, seeds, generators, data_root, device, source):
+    """One setting of a sweep: its result rows and per-label tables, or a skip entry when its subset
+    cannot be built (`benchmarks.TooFewCombinations`)."""
+    rows, labels = [], []
+    try:
+        for seed in seeds:
+            for generator in generators:
+                run = run_point(
+                    modality,
+                    benchmark,
+                    setting,
+                    generator,
+                    profile,
+                    seed,
+                    data_root=data_root,
+                    device=device,
+                    source=source,
+                )
+                rows.append(run.row)
+                labels.append(_label_rows(run))
+    except benchmarks.TooFewCombinations as err:
+        log.warning("%s %s setting %s skipped: %s", modality, benchmark, setting, err)
+        return [], [], {"modality": modality, "benchmark": benchmark, "setting": setting, "reason": str(err)}
+    return rows, labels, None
+
+
+def _finish_sweep(modality, benchmark, profile, rows, label_tables, skipped) -> pd.DataFrame:
+    """Validate a sweep's rows, save both tables (`results_path`) and return the results table."""
     results = validate_results(pd.DataFrame(rows, columns=list(RESULT_COLUMNS)))
     labels = pd.concat(label_tables, ignore_index=True) if label_tables else pd.DataFrame(columns=list(LABEL_COLUMNS))
     labels = validate_label_results(labels)
@@ -715,11 +733,15 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _sweep_task(modality, benchmark, profile, settings, seeds, data_root, device, progress):
-    results = run_sweep(
-        modality, benchmark, profile, settings, seeds=seeds, data_root=data_root, device=device, progress=progress
-    )
-    return results, results.attrs["skipped"]
+_WORKER_SOURCES: dict = {}  # a pool process loads each dataset once, whatever number of points it runs
+
+
+def _setting_task(key, benchmark, profile, seeds, generators, data_root, device):
+    modality, setting = key
+    if (modality, profile, data_root) not in _WORKER_SOURCES:
+        _WORKER_SOURCES[modality, profile, data_root] = load_source(modality, data_config(profile), data_root)
+    source = _WORKER_SOURCES[modality, profile, data_root]
+    return _setting_runs(modality, benchmark, setting, profile, seeds, generators, data_root, device, source)
 
 
 def _points_task(modality, points, profile, seed, data_root, device):
@@ -740,8 +762,8 @@ def _points_task(modality, points, profile, seed, data_root, device):
     return modality
 
 
-def by_modality(task, arguments: dict[str, tuple], workers: int) -> dict[str, object]:
-    """`task(modality, *arguments[modality])` for each modality: in this process when `workers` is 1,
+def in_processes(task, arguments: dict, workers: int) -> dict:
+    """`task(key, *arguments[key])` for each key, in order: in this process when `workers` is 1,
     else in a pool of that many fresh processes whose CPU threads share this machine's cores.
 
     Every step a task runs writes its cache atomically, so processes never see each other's half-written
@@ -760,6 +782,32 @@ def by_modality(task, arguments: dict[str, tuple], workers: int) -> dict[str, ob
         return {m: future.result() for m, future in futures.items()}
 
 
+def _data_task(modality, data, data_root, profile, seed, difficulty_resolution, device):
+    source = load_source(modality, data, data_root)
+    if difficulty_resolution:
+        real_baseline(source, whole_split(source), difficulty_resolution, profile, seed=seed, device=device)
+    return modality
+
+
+def prepare_data(
+    modalities,
+    data: DataConfig,
+    data_root: str | None,
+    profile: str,
+    *,
+    seed: int = 0,
+    difficulty_resolution: int | None = None,
+    device: str = "auto",
+    workers: int | None = None,
+) -> None:
+    """Make (or find) each modality's dataset and, with `difficulty_resolution`, train the real
+    classifier on its whole split, the modalities in parallel processes (`sweep_workers`). The data
+    chapter then loads both from the caches."""
+    workers = sweep_workers(profile, device, workers)
+    arguments = {m: (data, data_root, profile, seed, difficulty_resolution, device) for m in modalities}
+    in_processes(_data_task, arguments, workers)
+
+
 def prepare_points(
     points: dict[str, tuple[str, int]],
     profile: str,
@@ -773,7 +821,7 @@ def prepare_points(
     `run_point`, which loads everything it needs from the caches."""
     workers = sweep_workers(profile, device, workers)
     arguments = {m: ([point], profile, seed, data_root, device) for m, point in points.items()}
-    by_modality(_points_task, arguments, workers)
+    in_processes(_points_task, arguments, workers)
 
 
 def benchmark_sweeps(
@@ -799,10 +847,36 @@ def benchmark_sweeps(
     if not chosen:
         raise ValueError("benchmark_sweeps: expected at least one modality in settings")
     workers = sweep_workers(profile, device, workers)
-    arguments = {m: (benchmark, profile, chosen[m], seeds, data_root, device, progress) for m in chosen}
-    sweeps = by_modality(_sweep_task, arguments, workers)
-    results = pd.concat([table for table, _ in sweeps.values()], ignore_index=True)
-    results = validate_results(results)
-    results.attrs["skipped"] = [s for _, skipped in sweeps.values() for s in skipped]
+    if workers <= 1:
+        sweeps = [
+            run_sweep(
+                m, benchmark, profile, chosen[m], seeds=seeds, data_root=data_root, device=device, progress=progress
+            )
+            for m in chosen
+        ]
+    else:
+        sweeps = _parallel_sweeps(benchmark, profile, chosen, seeds, data_root, device, workers)
+    results = validate_results(pd.concat(sweeps, ignore_index=True))
+    results.attrs["skipped"] = [s for sweep in sweeps for s in sweep.attrs["skipped"]]
     labels = pd.concat([load_results(m, benchmark, profile, per_label=True) for m in chosen], ignore_index=True)
     return results, labels, chosen
+
+
+def _parallel_sweeps(benchmark, profile, chosen, seeds, data_root, device, workers) -> list[pd.DataFrame]:
+    """Every (modality, setting) of the chosen sweeps as one task in a pool of `workers` processes,
+    the costliest first (the resolution benchmark's largest images) so the processes finish together;
+    then each modality's table assembled in its settings' order and saved as `run_sweep` saves it."""
+    seeds = tuple(SWEEP_SEEDS[profile] if seeds is None else seeds)
+    keys = [(m, setting) for m in chosen for setting in chosen[m]]
+    if benchmark == "resolution":
+        keys.sort(key=lambda key: -key[1])  # a 64x64 point costs about twice a 32x32 one
+    arguments = {key: (benchmark, profile, seeds, tuple(GENERATORS), data_root, device) for key in keys}
+    done = in_processes(_setting_task, arguments, workers)
+    sweeps = []
+    for m in chosen:
+        parts = [done[m, setting] for setting in chosen[m]]
+        rows = [row for runs, _, _ in parts for row in runs]
+        labels = [table for _, tables, _ in parts for table in tables]
+        skipped = [skip for _, _, skip in parts if skip]
+        sweeps.append(_finish_sweep(m, benchmark, profile, rows, labels, skipped))
+    return sweeps

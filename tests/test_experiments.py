@@ -317,18 +317,18 @@ def _worker_fails(modality: str) -> str:
     return modality
 
 
-def test_by_modality_runs_each_modality_in_its_own_process_when_asked() -> None:
+def test_in_processes_runs_each_task_in_a_pool_process_when_asked() -> None:
     import os
 
-    inline = experiments.by_modality(_worker_pid, {"chest": (2,), "brain": (3,)}, workers=1)
+    inline = experiments.in_processes(_worker_pid, {"chest": (2,), "brain": (3,)}, workers=1)
     assert {m: r[:2] for m, r in inline.items()} == {"chest": ("chest", 4), "brain": ("brain", 9)}
     assert {r[2] for r in inline.values()} == {os.getpid()}
-    pooled = experiments.by_modality(_worker_pid, {"chest": (2,), "brain": (3,)}, workers=2)
+    pooled = experiments.in_processes(_worker_pid, {"chest": (2,), "brain": (3,)}, workers=2)
     assert list(pooled) == ["chest", "brain"] and pooled["brain"][1] == 9
     assert os.getpid() not in {r[2] for r in pooled.values()}
     assert {r[3] for r in pooled.values()} == {max(1, (os.cpu_count() or 1) // 2)}  # the cores shared out
     with pytest.raises(ValueError, match="brain: bad input"):
-        experiments.by_modality(_worker_fails, {"chest": (), "brain": ()}, workers=2)
+        experiments.in_processes(_worker_fails, {"chest": (), "brain": ()}, workers=2)
 
 
 def test_sweep_workers_follow_the_profile_and_the_device() -> None:
@@ -340,3 +340,43 @@ def test_sweep_workers_follow_the_profile_and_the_device() -> None:
     assert experiments.sweep_workers("tiny", "cuda", workers=3) == 3
     with pytest.raises(ValueError, match="at least 1"):
         experiments.sweep_workers("cpu", "cpu", workers=0)
+
+
+def test_prepare_data_builds_each_source_and_its_difficulty_classifier(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(experiments, "load_source", lambda m, data, root: calls.append(("source", m, root)) or m)
+    monkeypatch.setattr(experiments, "whole_split", lambda source: f"{source} split")
+    monkeypatch.setattr(
+        experiments,
+        "real_baseline",
+        lambda source, subset, resolution, profile, **kw: calls.append((subset, resolution)),
+    )
+    data = experiments.data_config("tiny")
+    experiments.prepare_data(["chest", "brain"], data, None, "tiny", difficulty_resolution=32, workers=1)
+    assert calls == [("source", "chest", None), ("chest split", 32), ("source", "brain", None), ("brain split", 32)]
+    calls.clear()
+    experiments.prepare_data(["brain"], data, "/data", "tiny", workers=1)
+    assert calls == [("source", "brain", "/data")]  # no difficulty classifier unless asked
+
+
+def test_parallel_sweeps_run_costliest_points_first_and_save_what_run_sweep_saves(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    sequential, seq_labels, chosen = experiments.benchmark_sweeps("resolution", "tiny", {"chest": (8, 16)}, workers=1)
+    order = []
+
+    def inline(task, arguments, workers):  # the pool, run here so the fakes apply; records the order
+        order.extend(arguments)
+        return {key: task(key, *args) for key, args in arguments.items()}
+
+    monkeypatch.setattr(experiments, "in_processes", inline)
+    pooled, pooled_labels, _ = experiments.benchmark_sweeps("resolution", "tiny", {"chest": (8, 16)}, workers=2)
+    assert order == [("chest", 16), ("chest", 8)]  # the larger images first
+    pd.testing.assert_frame_equal(pooled, sequential)  # rows in the settings' order, as run_sweep gives them
+    pd.testing.assert_frame_equal(pooled_labels, seq_labels)
+    pd.testing.assert_frame_equal(experiments.load_results("chest", "resolution", "tiny"), sequential)
+    assert len(calls) == 2 * 2 * 2 and pooled.attrs["skipped"] == []
