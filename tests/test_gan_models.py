@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from synthmed.gan import losses
+from synthmed.gan import cpdgan, losses, progan
 from synthmed.gan.config import GANConfig, build
+from synthmed.gan.cpdgan import RESAMPLE_GAIN, CpdConvLayer, CpdDiscriminator, CpdGenerator, CpdResBlock
 from synthmed.gan.layers import (
     ConditionalPixelNorm,
     DiscriminatorOutput,
@@ -18,9 +19,7 @@ from synthmed.gan.layers import (
     EqualizedLinear,
     MinibatchStddev,
     downsample_box,
-    downsample_fir,
     pixel_norm,
-    upsample_fir,
     upsample_nearest,
 )
 from synthmed.gan.progan import fade_reals, full_resolution_kimg, lod_at, resolution_at
@@ -88,20 +87,26 @@ def test_pixel_norm_gives_unit_rms_per_pixel() -> None:
     torch.testing.assert_close(rms, torch.ones(3, 4, 4))
 
 
-def test_conditional_pixel_norm_scales_and_shifts_by_projections_of_the_condition() -> None:
+def test_conditional_pixel_norm_projects_the_raw_condition_with_zero_initial_bias() -> None:
     torch.manual_seed(0)
     cpn = ConditionalPixelNorm(channels=6, cond_features=10)
+    # conditional_pixel_norm: gamma and beta are dense layers (gain 1) whose biases start at 0.
+    assert torch.equal(cpn.gamma.bias, torch.zeros(6)) and torch.equal(cpn.beta.bias, torch.zeros(6))
     x = torch.randn(4, 6, 3, 3)
-    cond = pixel_norm(torch.randn(4, 10))
-    gamma = cpn.gamma(cond)[:, :, None, None]
-    beta = cpn.beta(cond)[:, :, None, None]
+    cond = torch.randn(4, 10) * 3  # not unit RMS
+    gamma = (cond @ cpn.gamma.weight.T / math.sqrt(10))[:, :, None, None]
+    beta = (cond @ cpn.beta.weight.T / math.sqrt(10))[:, :, None, None]
     torch.testing.assert_close(cpn(x, cond), pixel_norm(x) * gamma + beta)
-    assert not torch.allclose(cpn(x, cond), cpn(x, pixel_norm(torch.randn(4, 10))))
-    # gamma starts around 1 and beta around 0.
+    # The projections see the condition as given: scaling it scales gamma and beta (a pixel norm
+    # of the condition would have undone the scaling).
+    torch.testing.assert_close(cpn(x, 2 * cond), pixel_norm(x) * 2 * gamma + 2 * beta)
+    assert not torch.allclose(cpn(x, 2 * cond), cpn(x, cond))
+    torch.testing.assert_close(cpn(x, torch.zeros(4, 10)), torch.zeros_like(x))  # gamma starts at 0, not 1
+    # With a unit-variance condition both start at 0 +- 1.
     big = ConditionalPixelNorm(channels=512, cond_features=64)
-    c = pixel_norm(torch.randn(256, 64))
-    assert abs(big.gamma(c).mean().item() - 1.0) < 0.1
-    assert abs(big.beta(c).mean().item()) < 0.1
+    c = torch.randn(256, 64)
+    for proj in (big.gamma(c), big.beta(c)):
+        assert abs(proj.mean().item()) < 0.05 and abs(proj.std().item() - 1.0) < 0.05
 
 
 def _pggan_mbstd(x: torch.Tensor, group: int) -> torch.Tensor:
@@ -137,15 +142,50 @@ def test_minibatch_stddev_handles_batches_not_divisible_by_the_group() -> None:
     torch.testing.assert_close(single[0, 2], torch.full((3, 3), 1e-4))
 
 
-def test_resampling_helpers_preserve_constants_and_invert_each_other() -> None:
+def _repeat_pixels(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
+    """PGGAN's upscale2d (tile each pixel factor x factor times), the reference for upsample_nearest."""
+    return x.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
+
+
+def test_resampling_helpers_on_a_known_input() -> None:
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
+    expected = torch.tensor([[1.0, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]).view(1, 1, 4, 4)
+    assert torch.equal(upsample_nearest(x), expected)
+    assert torch.equal(downsample_box(x), torch.tensor(2.5).view(1, 1, 1, 1))
     x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     up = upsample_nearest(x)
     assert up.shape == (2, 3, 16, 16)
     torch.testing.assert_close(downsample_box(up), x)
-    ones = torch.ones(1, 2, 8, 8)
-    torch.testing.assert_close(upsample_fir(ones)[:, :, 1:-1, 1:-1], torch.ones(1, 2, 14, 14))
-    torch.testing.assert_close(downsample_fir(ones)[:, :, 1:-1, 1:-1], torch.ones(1, 2, 2, 2))
-    assert upsample_fir(x).shape == (2, 3, 16, 16) and downsample_fir(x).shape == (2, 3, 4, 4)
+
+
+def test_upsample_nearest_is_bit_identical_to_repeating_pixels() -> None:
+    # prog-GAN relied on repeat_interleave; interpolate must give the same bits at every factor it uses.
+    x = torch.randn(2, 3, 5, 7, generator=torch.Generator().manual_seed(2))
+    for factor in (1, 2, 3, 4, 8, 16, 32):
+        assert torch.equal(upsample_nearest(x, factor), _repeat_pixels(x, factor)), factor
+    assert torch.equal(upsample_nearest(x.bfloat16(), 4), _repeat_pixels(x.bfloat16(), 4))
+    cl = x.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(upsample_nearest(cl, 8), _repeat_pixels(x, 8))
+
+
+def test_progan_is_unchanged_by_the_interpolate_upsampling(monkeypatch: pytest.MonkeyPatch) -> None:
+    config, G, D = _tiny("progan", 32)
+    z, y = _z(6, config.latent), _labels(6)
+    lods = [0.0, 0.3, 1.0, 1.7, float(G.max_lod)]
+
+    def run() -> list[torch.Tensor]:
+        out = []
+        with torch.no_grad():
+            for lod in lods:
+                images = G(z, y, lod)
+                scores = D(images, y, lod=lod)
+                out += [images, fade_reals(images, lod), scores.score, scores.label_logits]
+        return out
+
+    now = run()
+    monkeypatch.setattr(progan, "upsample_nearest", _repeat_pixels)
+    before = run()  # prog-GAN with the old repeat_interleave up-sampling
+    assert all(torch.equal(a, b) for a, b in zip(now, before, strict=True))
 
 
 # ----------------------------------------------------------------------------
@@ -276,11 +316,237 @@ def test_parameter_counts_at_paper_widths() -> None:
     assert sum(p.numel() for p in G.parameters()) == expected_g  # about 20.8M
     assert sum(p.numel() for p in D.parameters()) == expected_d
     G, D = build(GANConfig.paper("cpdgan", 32, L))
-    # cpD-GAN adds gamma/beta projections (2 x (526 x 512 + 512)) to each of its 8 normalised layers.
+    # cpD-GAN adds gamma/beta projections (2 x (526 x 512 + 512)) to each of its 8 normalised layers;
+    # its 4x4 dense layer has one bias per channel (apply_bias after the reshape), not per output.
     cpn = 2 * ((512 + L) * 512 + 512)
-    expected_g = (512 + L) * 512 * 16 + 512 * 16 + 7 * conv512 + 4 * (512 + 1) + 8 * cpn
+    expected_g = (512 + L) * 512 * 16 + 512 + 7 * conv512 + 4 * (512 + 1) + 8 * cpn
     assert sum(p.numel() for p in G.parameters()) == expected_g  # about 25.2M
     assert 15e6 < sum(p.numel() for p in D.parameters()) < 30e6
+
+
+# ----------------------------------------------------------------------------
+# cpD-GAN against the original TensorFlow code (GAN_cpd/networks.py of
+# AugustDS/synthetic-medical-benchmark): G_paper, D_paper and their helpers, transcribed below.
+
+
+def _tf_lrelu(x: torch.Tensor) -> torch.Tensor:
+    return torch.maximum(x * 0.2, x)  # leaky_relu: slope 0.2, no gain
+
+
+def _tf_weight(layer: torch.nn.Module, gain: float, fan_in: int) -> torch.Tensor:
+    return layer.weight * (gain / math.sqrt(fan_in))  # get_weight with use_wscale: N(0, 1) * he_std
+
+
+def _tf_bias(x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return x + (b if x.ndim == 2 else b.view(1, -1, 1, 1))  # apply_bias
+
+
+def _tf_fused_kernel(w: torch.Tensor) -> torch.Tensor:
+    """[O, I, k, k] -> [O, I, k + 1, k + 1]: pad by 1 and add the four 1-pixel shifts (both fused ops)."""
+    p = F.pad(w, [1, 1, 1, 1])
+    return p[..., 1:, 1:] + p[..., :-1, 1:] + p[..., 1:, :-1] + p[..., :-1, :-1]
+
+
+def _tf_upscale2d_conv2d(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """upscale2d_conv2d: stride-2 transposed conv with the fused kernel ('SAME': pad 1). w: [O, I, 3, 3]."""
+    return F.conv_transpose2d(x, _tf_fused_kernel(w).transpose(0, 1), stride=2, padding=1)
+
+
+def _tf_conv2d_downscale2d(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """conv2d_downscale2d: stride-2 conv with the fused kernel * 0.25 ('SAME': pad (k - 1) / 2). w: [O, I, k, k]."""
+    return F.conv2d(x, _tf_fused_kernel(w) * 0.25, stride=2, padding=(w.shape[-1] - 1) // 2)
+
+
+def _randomise_biases(*modules: torch.nn.Module) -> None:
+    """Every bias starts at 0; give them values so that where each is added shows."""
+    g = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for module in modules:
+            for name, p in module.named_parameters():
+                if name.endswith("bias"):
+                    p.copy_(torch.randn(p.shape, generator=g))
+
+
+def _g_paper(G: CpdGenerator, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """G_paper(architecture='skip') with G's parameters; TF weight shapes give the fan-ins."""
+    combo = torch.cat([z, labels], dim=1)  # combo_in
+    nc = combo.shape[1]
+
+    def pn(x: torch.Tensor) -> torch.Tensor:  # pixel_norm
+        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
+
+    def cpn(norm: ConditionalPixelNorm, x: torch.Tensor) -> torch.Tensor:  # conditional_pixel_norm(x, combo_in)
+        beta = _tf_bias(combo @ _tf_weight(norm.beta, 1.0, nc).T, norm.beta.bias)
+        gamma = _tf_bias(combo @ _tf_weight(norm.gamma, 1.0, nc).T, norm.gamma.bias)
+        return pn(x) * gamma[:, :, None, None] + beta[:, :, None, None]
+
+    def conv(layer: EqualizedConv2d, x: torch.Tensor) -> torch.Tensor:  # conv2d_layer, gain 1, + apply_bias
+        w = _tf_weight(layer, 1.0, layer.weight[0].numel())
+        return _tf_bias(F.conv2d(x, w, padding=layer.kernel_size // 2), layer.bias)
+
+    c4 = G.c4
+    x = pn(combo) @ _tf_weight(G.dense, 1.0, nc).T  # '4x4/Dense': normalize_latents, dense_layer
+    x = cpn(G.dense_norm, _tf_lrelu(_tf_bias(x.view(-1, c4, 4, 4), G.dense_bias)))
+    x = cpn(G.conv4.norm, _tf_lrelu(conv(G.conv4.conv, x)))  # '4x4/Conv'
+    y = conv(G.to_rgb[0], x)  # torgb
+    for k, (conv0, conv1) in enumerate(G.blocks, start=1):
+        c_out = conv0.conv.out_channels
+        # 'Conv0_up': TF weight [3, 3, fmaps_out, fmaps_in], so fan_in = 9 * C_out. Its kernel is ours
+        # mirrored: a transposed conv is the adjoint of a correlation.
+        w = _tf_weight(conv0.conv, math.sqrt(2), 9 * c_out).flip(2, 3)
+        x = cpn(conv0.norm, _tf_lrelu(_tf_bias(_tf_upscale2d_conv2d(x, w), conv0.conv.bias)))
+        x = cpn(conv1.norm, _tf_lrelu(conv(conv1.conv, x)))  # 'Conv1'
+        y = _repeat_pixels(y) + conv(G.to_rgb[k], x)  # upscale2d(y) + torgb
+    return y
+
+
+def _d_paper(D: CpdDiscriminator, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """D_paper(architecture='resnet') with D's parameters (N must be a multiple of 4)."""
+
+    def conv(layer: EqualizedConv2d, x: torch.Tensor) -> torch.Tensor:
+        w = _tf_weight(layer, 1.0, layer.weight[0].numel())
+        return _tf_bias(F.conv2d(x, w, padding=layer.kernel_size // 2), layer.bias)
+
+    def dense(layer: EqualizedLinear, x: torch.Tensor) -> torch.Tensor:
+        return _tf_bias(x @ _tf_weight(layer, 1.0, layer.in_features).T, layer.bias)
+
+    x = _tf_lrelu(conv(D.from_rgb, images))  # fromrgb
+    for block in D.blocks:
+        t = x
+        x = _tf_lrelu(conv(block.conv0, x))  # 'Conv0'
+        w = _tf_weight(block.conv1, math.sqrt(2), block.conv1.weight[0].numel())  # 'Conv1_down'
+        x = _tf_lrelu(_tf_bias(_tf_conv2d_downscale2d(x, w), block.conv1.bias))
+        t = _tf_conv2d_downscale2d(t, _tf_weight(block.skip, math.sqrt(2), block.skip.in_channels))  # 'Skip'
+        x = (x + t) * (1 / math.sqrt(2))
+    x = _pggan_mbstd(x, 4)  # '4x4/MinibatchStddev'
+    x = _tf_lrelu(conv(D.conv4, x))  # '4x4/Conv'
+    x = _tf_lrelu(dense(D.dense, x.flatten(1)))  # '4x4/Dense0'
+    return (dense(D.out, x) * labels).sum(dim=1)  # 'Output'
+
+
+@pytest.mark.parametrize("resolution", [8, 32])
+def test_cpdgan_matches_a_transcription_of_the_original(resolution: int) -> None:
+    config, G, D = _tiny("cpdgan", resolution)
+    _randomise_biases(G, D)
+    z, y = _z(8, config.latent), _labels(8)
+    with torch.no_grad():
+        images = G(z, y)
+        torch.testing.assert_close(images, _g_paper(G, z, y), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(D(images, y).score, _d_paper(D, images, y), rtol=1e-4, atol=1e-4)
+
+
+def test_cpdgan_layer_gains_and_biases_follow_the_original() -> None:
+    config, G, D = _tiny("cpdgan", 32)  # widths 32, 32, 16, 8: the up-convs change width
+    nc = config.latent + N_LABELS
+    s2 = math.sqrt(2)
+
+    def check(layer: torch.nn.Module, gain: float, fan_in: int) -> None:
+        assert layer.weight_gain == pytest.approx(gain / math.sqrt(fan_in)), layer
+        assert layer.bias is None or torch.equal(layer.bias, torch.zeros_like(layer.bias)), layer
+
+    check(G.dense, 1.0, nc)
+    assert G.dense.bias is None and torch.equal(G.dense_bias, torch.zeros(G.c4))  # one bias per 4x4 channel
+    norms = [m for m in G.modules() if isinstance(m, ConditionalPixelNorm)]
+    assert len(norms) == 2 + 2 * len(G.blocks)
+    for norm in norms:
+        check(norm.gamma, 1.0, nc)
+        check(norm.beta, 1.0, nc)
+    check(G.conv4.conv, 1.0, 9 * G.c4)
+    quirk_seen = False
+    for (conv0, conv1), to_rgb in zip(G.blocks, G.to_rgb[1:], strict=True):
+        c_in, c_out = conv0.conv.in_channels, conv0.conv.out_channels
+        check(conv0.conv, s2, 9 * c_out)  # upscale2d_conv2d: fan_in from [k, k, fmaps_out, fmaps_in]
+        quirk_seen |= c_in != c_out
+        check(conv1.conv, 1.0, 9 * c_out)
+        check(to_rgb, 1.0, c_out)
+    assert quirk_seen
+    check(G.to_rgb[0], 1.0, G.c4)
+
+    check(D.from_rgb, 1.0, 1)
+    for block in D.blocks:
+        c_in = block.conv0.in_channels
+        check(block.conv0, 1.0, 9 * c_in)
+        check(block.conv1, s2, 9 * c_in)  # conv2d_downscale2d: the ordinary fan-in
+        check(block.skip, s2, c_in)
+        assert block.skip.bias is None
+    c4 = D.conv4.out_channels
+    check(D.conv4, 1.0, 9 * (c4 + 1))
+    check(D.dense, 1.0, 16 * c4)
+    check(D.out, 1.0, D.dense.out_features)
+    assert RESAMPLE_GAIN == s2
+
+
+def test_equalized_conv_fan_in_override_changes_only_the_scale() -> None:
+    default = EqualizedConv2d(4, 6, 3, gain=2.0)
+    assert default.fan_in == 36 and default.weight_gain == pytest.approx(2.0 / 6.0)
+    odd = EqualizedConv2d(4, 6, 3, gain=2.0, fan_in=54)
+    assert odd.weight_gain == pytest.approx(2.0 / math.sqrt(54))
+    with torch.no_grad():
+        odd.weight.copy_(default.weight)
+    x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(odd(x), default(x) * math.sqrt(36 / 54))
+
+
+def test_cpd_up_conv_is_nearest_up_then_conv_and_equals_the_fused_transposed_conv() -> None:
+    torch.manual_seed(0)
+    layer = CpdConvLayer(3, 5, 7, up=True)
+    _randomise_biases(layer)
+    x = torch.randn(2, 3, 4, 4)
+    cond = torch.randn(2, 7)
+    w = layer.conv.weight * layer.conv.weight_gain
+    conv = F.conv2d(_repeat_pixels(x), w, layer.conv.bias, padding=1)  # [2, 5, 8, 8]
+    torch.testing.assert_close(layer(x, cond), layer.norm(F.leaky_relu(conv, 0.2), cond))
+    # upscale2d_conv2d's transposed conv with the mirrored kernel is the same map, borders included.
+    fused = _tf_upscale2d_conv2d(x, w.flip(2, 3)) + layer.conv.bias.view(1, -1, 1, 1)
+    torch.testing.assert_close(fused, conv, rtol=1e-5, atol=1e-5)
+    # A known case: a single 1 in the corner and an all-ones kernel -> the 2x2 copy, blurred by 3x3.
+    one = torch.zeros(1, 1, 2, 2)
+    one[0, 0, 0, 0] = 1.0
+    out = F.conv2d(upsample_nearest(one), torch.ones(1, 1, 3, 3), padding=1)[0, 0]
+    expected = torch.tensor([[4.0, 4, 2, 0], [4, 4, 2, 0], [2, 2, 1, 0], [0, 0, 0, 0]])
+    assert torch.equal(out, expected)
+    assert torch.equal(_tf_upscale2d_conv2d(one, torch.ones(1, 1, 3, 3))[0, 0], expected)
+
+
+def test_cpd_down_conv_and_skip_are_conv_then_2x2_mean_and_equal_the_fused_ops() -> None:
+    torch.manual_seed(0)
+    block = CpdResBlock(3, 5)
+    _randomise_biases(block)
+    x = torch.randn(2, 3, 8, 8)
+    w0 = block.conv0.weight * block.conv0.weight_gain
+    w1 = block.conv1.weight * block.conv1.weight_gain
+    ws = block.skip.weight * block.skip.weight_gain
+    h = F.leaky_relu(F.conv2d(x, w0, block.conv0.bias, padding=1), 0.2)
+    down = F.avg_pool2d(F.conv2d(h, w1, block.conv1.bias, padding=1), 2)  # conv at 8x8, then 2x2 mean
+    skip = F.avg_pool2d(F.conv2d(x, ws), 2)  # 1x1 conv, then 2x2 mean
+    torch.testing.assert_close(block(x), (F.leaky_relu(down, 0.2) + skip) / math.sqrt(2), rtol=1e-5, atol=1e-5)
+    # conv2d_downscale2d's strided conv with the averaged 4x4 (or 2x2) kernel is the same map.
+    fused = _tf_conv2d_downscale2d(h, w1) + block.conv1.bias.view(1, -1, 1, 1)
+    torch.testing.assert_close(fused, down, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(_tf_conv2d_downscale2d(x, ws), skip, rtol=1e-5, atol=1e-5)
+    # A known case: an all-ones 3x3 kernel on a 6x6 constant image gives 4 (corners), 6 (edges) and 9
+    # (inside); the 2x2 means are 25/4 at the corners, 30/4 along the edges and 9 in the middle.
+    expected = torch.tensor([[6.25, 7.5, 6.25], [7.5, 9.0, 7.5], [6.25, 7.5, 6.25]])
+    ones, kernel = torch.ones(1, 1, 6, 6), torch.ones(1, 1, 3, 3)
+    torch.testing.assert_close(downsample_box(F.conv2d(ones, kernel, padding=1))[0, 0], expected)
+    torch.testing.assert_close(_tf_conv2d_downscale2d(ones, kernel)[0, 0], expected)
+
+
+def test_cpdgan_leaky_relu_has_no_gain(monkeypatch: pytest.MonkeyPatch) -> None:
+    gains: list[float] = []
+    real = cpdgan.leaky_relu
+
+    def spy(x: torch.Tensor, *args: float, **kwargs: float) -> torch.Tensor:
+        gains.append(args[0] if args else kwargs.get("gain", 1.0))
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(cpdgan, "leaky_relu", spy)
+    config, G, D = _tiny("cpdgan", 16)
+    with torch.no_grad():
+        D(G(_z(4, config.latent), _labels(4)), _labels(4))
+    assert len(gains) == 2 + 2 * 2 + 1 + 2 * 2 + 2  # G: 4x4 and 2 levels; D: fromRGB, 2 blocks, 4x4
+    assert set(gains) == {1.0}
+    assert torch.equal(real(torch.tensor([-1.0, 0.0, 2.0])), torch.tensor([-0.2, 0.0, 2.0]))
 
 
 # ----------------------------------------------------------------------------
@@ -480,6 +746,6 @@ def test_build_is_seeded_and_leaves_the_global_rng_alone() -> None:
     torch.testing.assert_close(before, after)
     G2, _ = build(config, seed=7)
     G3, _ = build(config, seed=8)
-    w1, w2, w3 = (next(g.parameters()) for g in (G1, G2, G3))
+    w1, w2, w3 = (torch.nn.utils.parameters_to_vector(g.parameters()) for g in (G1, G2, G3))
     torch.testing.assert_close(w1, w2)
     assert not torch.allclose(w1, w3)

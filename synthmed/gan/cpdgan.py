@@ -1,20 +1,50 @@
 """cpD-GAN: a non-growing conditional GAN with conditional pixel norm and a projection-style D.
 
-paper-spec §3.3. Generator: StyleGAN2's 'skip' synthesis network (every resolution has a toRGB whose
-output is upsampled and summed into the image) without mapping network, modulation or noise
-inputs; its input [z ⊕ y] is pixel-normalised and a dense layer makes the 4x4 feature map.
-After every conv (and the dense) comes conditional pixel norm, ``pixel_norm(x) * gamma + beta``
-with per-channel gamma and beta projected from the same normalised [z ⊕ y].
+paper-spec §3.3. The layers follow the paper's TensorFlow code, ``GAN_cpd/networks.py`` of
+AugustDS/synthetic-medical-benchmark (read at commit d2a29fa), itself adapted from Karras et al.'s
+code; the names below are that file's functions and variable scopes. Our PyTorch is written anew.
 
-Discriminator: StyleGAN2's 'resnet' D (residual blocks whose sum is scaled by 1/sqrt(2)), minibatch
-stddev (group 4, 1 feature), and the output of Mescheder et al. 2018 ("Which Training Methods for
-GANs do actually Converge?"): a dense layer gives one value per label and the score is their
-inner product with the multi-hot label vector, with no unconditional term.
+Conventions (``get_weight``, ``dense_layer``, ``conv2d_layer``, ``apply_bias``, ``leaky_relu``): every
+weight has an equalised learning rate, scaled at run time by gain / sqrt(fan_in) with
+``fan_in = prod(shape[:-1])`` of the TF weight; every bias starts at 0; leaky ReLU has slope 0.2 and
+NO sqrt(2) gain. The gain is 1 for the ordinary convs, the dense layers, toRGB and fromRGB, and
+sqrt(2) (the default of ``upscale2d_conv2d`` and ``conv2d_downscale2d``, which ``conv2d_layer`` does not
+override) for the up- and down-sampling convs. Resampling is nearest-neighbour up (``upscale2d``)
+and 2x2 box-average down (``downscale2d``); there is no [1, 3, 3, 1] filter.
 
-Layers follow StyleGAN2's conventions: equalised weights with gain 1 and leaky ReLU followed by a
-sqrt(2) gain; resampling with the [1, 3, 3, 1] filter. Our down-sampling convs filter and
-subsample first, then convolve at the lower resolution (StyleGAN2 filters, then convolves with
-stride 2); the two differ only in where the 3x3 taps sit relative to the 2x2 pixel pairs.
+Generator (``G_paper``, architecture 'skip'; no mapping network, modulation or noise):
+
+* ``combo_in`` = [z ⊕ y]. Only the input of the first dense layer is pixel-normalised
+  (``normalize_latents``); ``conditional_pixel_norm`` (our :class:`ConditionalPixelNorm`, one per
+  layer) computes its gamma and beta from the RAW ``combo_in`` and returns
+  ``pixel_norm(x) * gamma + beta``.
+* '4x4': 'Dense' = ``dense_layer`` to nf(1) * 16 (gain 1, no bias), reshaped to [nf(1), 4, 4], then
+  one bias per channel, lrelu, conditional pixel norm; 'Conv' = 3x3 conv + bias, lrelu, conditional
+  pixel norm; then ``torgb``.
+* ``block`` (:class:`CpdConvLayer` twice): 'Conv0_up' = ``conv2d_layer(up=True)`` =
+  ``upscale2d_conv2d``, a stride-2 transposed conv whose 4x4 kernel is the 3x3 kernel summed over its
+  four 1-pixel shifts. That equals nearest-neighbour 2x up-sampling followed by a 3x3 conv (with the
+  kernel mirrored, which does not change the layer's family or initial distribution), which is
+  what we compute. Its gain is sqrt(2), and it has a quirk we reproduce: the TF weight has shape
+  [k, k, fmaps_out, fmaps_in], so ``get_weight`` takes fan_in = 9 * C_out instead of 9 * C_in.
+  'Conv1' = 3x3 conv, gain 1. Each is followed by bias, lrelu and conditional pixel norm.
+* ``torgb`` = 1x1 conv + bias, gain 1, no activation, at every resolution from 4x4; the image sum
+  is carried up with ``upscale2d`` (nearest): ``y = upscale2d(y) + torgb(x)``.
+
+Discriminator (``D_paper``, architecture 'resnet'):
+
+* ``fromrgb`` once, at full resolution: 1x1 conv + bias, lrelu.
+* ``block`` (:class:`CpdResBlock`), full resolution down to 8x8: 'Conv0' = 3x3 conv + bias, lrelu;
+  'Conv1_down' = ``conv2d_layer(down=True)`` = ``conv2d_downscale2d``, a stride-2 conv whose 4x4 kernel
+  is the 3x3 kernel averaged over its four 1-pixel shifts, i.e. a 3x3 conv at full resolution then a
+  2x2 box average; gain sqrt(2); + bias, lrelu. 'Skip' = ``conv2d_downscale2d`` with kernel 1: a 1x1
+  conv (gain sqrt(2), no bias) then a 2x2 box average. The sum is scaled by 1/sqrt(2).
+* '4x4': ``minibatch_stddev_layer`` (group 4, 1 feature); 'Conv' = 3x3 conv + bias, lrelu; 'Dense0' =
+  dense to nf(0) + bias, lrelu. 'Output' = dense (with bias) to one value per label; the score is
+  their sum weighted by the multi-hot labels (Mescheder et al. 2018, "Which Training Methods for
+  GANs do actually Converge?"), with no unconditional term.
+
+Widths: ``nf(stage) = clip(fmap_base / 2**stage, 1, fmap_max)`` as there (:func:`stage_channels`).
 """
 
 from __future__ import annotations
@@ -25,18 +55,21 @@ import torch
 from torch import nn
 
 from synthmed.gan.layers import (
-    LRELU_GAIN,
     ConditionalPixelNorm,
     DiscriminatorOutput,
     EqualizedConv2d,
     EqualizedLinear,
     MinibatchStddev,
-    downsample_fir,
+    downsample_box,
     leaky_relu,
     pixel_norm,
     stage_channels,
-    upsample_fir,
+    upsample_nearest,
 )
+
+# Weight gain of the up- and down-sampling convs: the default gain of the original's
+# upscale2d_conv2d and conv2d_downscale2d. Every other cpD-GAN layer has gain 1.
+RESAMPLE_GAIN = math.sqrt(2.0)
 
 
 def _levels(resolution: int) -> int:
@@ -51,18 +84,27 @@ def _levels(resolution: int) -> int:
 
 
 class CpdConvLayer(nn.Module):
-    """[N, Cin, r, r] -> (2x FIR upsample if ``up``) -> conv 3x3 -> lrelu * sqrt 2 -> conditional pixel norm."""
+    """[N, Cin, r, r] -> (nearest 2x up if ``up``) -> conv 3x3 + bias -> lrelu -> conditional pixel norm.
+
+    G_paper's 'Conv0_up' (``up=True``) or 'Conv1'/'4x4/Conv' (``up=False``).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, cond_features: int, *, up: bool) -> None:
         super().__init__()
         self.up = up
-        self.conv = EqualizedConv2d(in_channels, out_channels, 3, gain=1.0)
+        if up:
+            # upscale2d_conv2d: gain sqrt(2), and get_weight sees the TF weight shape
+            # [k, k, fmaps_out, fmaps_in], so its fan_in is k * k * C_OUT (a quirk we keep).
+            self.conv = EqualizedConv2d(in_channels, out_channels, 3, gain=RESAMPLE_GAIN, fan_in=9 * out_channels)
+        else:
+            self.conv = EqualizedConv2d(in_channels, out_channels, 3, gain=1.0)
         self.norm = ConditionalPixelNorm(out_channels, cond_features)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        # cond: [N, latent + L], the raw [z ⊕ y].
         if self.up:
-            x = upsample_fir(x)  # [N, Cin, 2r, 2r]
-        return self.norm(leaky_relu(self.conv(x), LRELU_GAIN), cond)  # [N, Cout, r or 2r, ...]
+            x = upsample_nearest(x)  # [N, Cin, 2r, 2r]
+        return self.norm(leaky_relu(self.conv(x)), cond)  # [N, Cout, r or 2r, ...]
 
 
 class CpdGenerator(nn.Module):
@@ -97,9 +139,10 @@ class CpdGenerator(nn.Module):
         def nf(stage: int) -> int:
             return stage_channels(stage, fmap_base, fmap_max)
 
-        # 4x4: dense from [z ⊕ y] (StyleGAN2 'Dense' gain 1, lrelu * sqrt 2), then a 3x3 conv.
+        # 4x4 'Dense': pixel_norm([z ⊕ y]) -> dense (gain 1) -> [C4, 4, 4] + per-channel bias -> lrelu -> CPN.
         self.c4 = nf(1)
-        self.dense = EqualizedLinear(cond, self.c4 * 16, gain=1.0)
+        self.dense = EqualizedLinear(cond, self.c4 * 16, bias=False, gain=1.0)
+        self.dense_bias = nn.Parameter(torch.zeros(self.c4))  # apply_bias after the reshape: one per channel
         self.dense_norm = ConditionalPixelNorm(self.c4, cond)
         self.conv4 = CpdConvLayer(self.c4, self.c4, cond, up=False)
         # Level k (k >= 1) works at 4 * 2**k pixels with nf(k + 1) channels.
@@ -120,15 +163,16 @@ class CpdGenerator(nn.Module):
             )
         if lod != 0:
             raise ValueError(f"cpD-GAN does not grow: lod must be 0, got {lod}")
-        cond = pixel_norm(torch.cat([z, labels.to(z.dtype)], dim=1))  # [N, latent + L]
+        # combo_in: conditional pixel norm reads it raw; only the dense layer's input is pixel-normed.
+        cond = torch.cat([z, labels.to(z.dtype)], dim=1)  # [N, latent + L]
 
-        x = self.dense(cond).view(N, self.c4, 4, 4)  # [N, C4, 4, 4]
-        x = self.dense_norm(leaky_relu(x, LRELU_GAIN), cond)
+        x = self.dense(pixel_norm(cond)).view(N, self.c4, 4, 4)  # [N, C4, 4, 4]
+        x = self.dense_norm(leaky_relu(x + self.dense_bias.to(x.dtype)[:, None, None]), cond)  # bf16-safe
         x = self.conv4(x, cond)
         images = self.to_rgb[0](x)  # [N, channels, 4, 4]
         for k, (conv0, conv1) in enumerate(self.blocks, start=1):
             x = conv1(conv0(x, cond), cond)  # [N, nf(k + 1), 4 * 2**k, 4 * 2**k]
-            images = upsample_fir(images) + self.to_rgb[k](x)  # skip: sum of every level's toRGB
+            images = upsample_nearest(images) + self.to_rgb[k](x)  # skip: sum of every level's toRGB
         return images  # [N, channels, R, R]
 
 
@@ -137,19 +181,26 @@ class CpdGenerator(nn.Module):
 
 
 class CpdResBlock(nn.Module):
-    """[N, Cin, r, r] -> [N, Cout, r/2, r/2]: conv, down + conv, plus a 1x1 skip; sum scaled by 1/sqrt(2)."""
+    """[N, Cin, r, r] -> [N, Cout, r/2, r/2]: D_paper's ``block`` ('Conv0', 'Conv1_down', 'Skip').
+
+    conv 3x3 -> lrelu -> conv 3x3 (gain sqrt 2) -> 2x2 mean -> lrelu, plus a 1x1 skip (gain sqrt 2, no
+    bias) of the 2x2 mean; the sum is scaled by 1/sqrt(2).
+    """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.conv0 = EqualizedConv2d(in_channels, in_channels, 3, gain=1.0)
-        self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, gain=1.0)
-        self.skip = EqualizedConv2d(in_channels, out_channels, 1, bias=False, gain=1.0)
+        self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, gain=RESAMPLE_GAIN)
+        self.skip = EqualizedConv2d(in_channels, out_channels, 1, bias=False, gain=RESAMPLE_GAIN)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skip = self.skip(downsample_fir(x))  # [N, Cout, r/2, r/2]
-        x = leaky_relu(self.conv0(x), LRELU_GAIN)  # [N, Cin, r, r]
-        x = leaky_relu(self.conv1(downsample_fir(x)), LRELU_GAIN)  # [N, Cout, r/2, r/2]
-        return (x + skip) * (1 / math.sqrt(2))  # keeps unit variance (StyleGAN2 'resnet')
+        # 'Skip' is a 1x1 conv then the 2x2 mean; both are linear and per pixel/per channel, so they
+        # commute, and averaging first costs a quarter of the multiplies.
+        skip = self.skip(downsample_box(x))  # [N, Cout, r/2, r/2]
+        x = leaky_relu(self.conv0(x))  # [N, Cin, r, r]
+        # 'Conv1_down': conv at full resolution, then the 2x2 mean (the bias commutes with the mean).
+        x = leaky_relu(downsample_box(self.conv1(x)))  # [N, Cout, r/2, r/2]
+        return (x + skip) * (1 / math.sqrt(2))  # keeps unit variance
 
 
 class CpdDiscriminator(nn.Module):
@@ -179,7 +230,7 @@ class CpdDiscriminator(nn.Module):
         def nf(stage: int) -> int:
             return stage_channels(stage, fmap_base, fmap_max)
 
-        self.from_rgb = EqualizedConv2d(channels, nf(levels + 1), 1, gain=1.0)
+        self.from_rgb = EqualizedConv2d(channels, nf(levels + 1), 1, gain=1.0)  # fromrgb, full resolution only
         # From the top level down to 8x8; level k hands nf(k) channels to the level below.
         self.blocks = nn.ModuleList(CpdResBlock(nf(k + 1), nf(k)) for k in range(levels, 0, -1))
         self.mbstd = MinibatchStddev(mbstd_group, 1)
@@ -197,11 +248,11 @@ class CpdDiscriminator(nn.Module):
             )
         if lod != 0:
             raise ValueError(f"cpD-GAN does not grow: lod must be 0, got {lod}")
-        x = leaky_relu(self.from_rgb(images), LRELU_GAIN)  # [N, nf(levels + 1), R, R]
+        x = leaky_relu(self.from_rgb(images))  # [N, nf(levels + 1), R, R]
         for block in self.blocks:
             x = block(x)  # halves the resolution down to [N, nf(1), 4, 4]
-        x = leaky_relu(self.conv4(self.mbstd(x)), LRELU_GAIN)  # [N, nf(1), 4, 4]
-        x = leaky_relu(self.dense(x.flatten(1)), LRELU_GAIN)  # [N, nf(0)]
+        x = leaky_relu(self.conv4(self.mbstd(x)))  # [N, nf(1), 4, 4]
+        x = leaky_relu(self.dense(x.flatten(1)))  # [N, nf(0)]
         per_label = self.out(x)  # [N, L]
         score = (per_label * labels.to(per_label.dtype)).sum(dim=1)  # [N]; projection, no unconditional term
         return DiscriminatorOutput(score=score, label_logits=None)

@@ -3,8 +3,8 @@
 Equalised learning rate (Karras et al. 2018, "Progressive Growing of GANs", §4.1): weights are stored
 as N(0, 1) samples and multiplied at run time by ``gain * lr_multiplier / sqrt(fan_in)``, so Adam's
 per-parameter step size is the same for every layer whatever its fan-in. Also here: pixel norm,
-conditional pixel norm (cpD-GAN), minibatch standard deviation, leaky ReLU 0.2, 2x resampling, the
-channel-width rule and the discriminator's output record.
+conditional pixel norm (cpD-GAN), minibatch standard deviation, leaky ReLU 0.2, 2x nearest-neighbour
+up-sampling and box-average down-sampling, the channel-width rule and the discriminator's output record.
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 LRELU_SLOPE = 0.2  # paper-spec §3.2: leaky ReLU 0.2 (both GANs)
-LRELU_GAIN = math.sqrt(2.0)  # He gain for ReLU-like activations, as PGGAN's default and StyleGAN2's def_gain
+LRELU_GAIN = math.sqrt(2.0)  # He gain for ReLU-like activations: PGGAN's default weight gain
 PIXEL_NORM_EPS = 1e-8  # PGGAN's pixelnorm_epsilon
 MBSTD_EPS = 1e-8  # PGGAN's minibatch_stddev_layer epsilon
-
-# StyleGAN2's default resampling filter: the binomial [1, 3, 3, 1], i.e. bilinear for factor 2.
-_FIR_1D = torch.tensor([1.0, 3.0, 3.0, 1.0])
-_FIR_2D = torch.outer(_FIR_1D, _FIR_1D) / _FIR_1D.sum() ** 2  # [4, 4], sums to 1
 
 # ----------------------------------------------------------------------------
 
@@ -45,7 +41,10 @@ def stage_channels(stage: int, fmap_base: int, fmap_max: int) -> int:
 
 
 def leaky_relu(x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-    """Leaky ReLU with slope 0.2, times ``gain`` (StyleGAN2 multiplies by sqrt(2) here)."""
+    """Leaky ReLU with slope 0.2, times ``gain``.
+
+    Both GANs use gain 1 (PGGAN's and cpD-GAN's ``leaky_relu``); StyleGAN2 would multiply by sqrt(2).
+    """
     x = F.leaky_relu(x, LRELU_SLOPE)
     return x * gain if gain != 1.0 else x
 
@@ -97,19 +96,27 @@ class EqualizedConv2d(nn.Module):
         *,
         bias: bool = True,  # Add a learned bias; False = no bias.
         bias_init: float = 0.0,  # Initial value of the bias as seen at run time.
-        gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(Cin * k * k).
+        gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(fan_in).
         lr_multiplier: float = 1.0,  # Learning-rate multiplier; 1 = the optimiser's rate.
+        fan_in: int | None = None,  # Fan-in for the run-time scale; None = Cin * k * k (the true fan-in).
     ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"EqualizedConv2d needs an odd kernel for 'same' padding, got {kernel_size}")
+        if fan_in is None:
+            fan_in = in_channels * kernel_size * kernel_size
+        if fan_in < 1:
+            raise ValueError(f"EqualizedConv2d needs a positive fan_in, got {fan_in}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.padding = kernel_size // 2
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size) / lr_multiplier)
         self.bias = nn.Parameter(torch.full([out_channels], bias_init / lr_multiplier)) if bias else None
-        self.weight_gain = gain * lr_multiplier / math.sqrt(in_channels * kernel_size * kernel_size)
+        # A fan_in other than Cin * k * k only reproduces a reference implementation's scale (cpD-GAN's
+        # up-sampling conv); the layer itself is unchanged.
+        self.fan_in = fan_in
+        self.weight_gain = gain * lr_multiplier / math.sqrt(fan_in)
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -146,10 +153,12 @@ class PixelNorm(nn.Module):
 class ConditionalPixelNorm(nn.Module):
     """cpD-GAN's conditional pixel norm: ``pixel_norm(x) * gamma + beta`` (paper-spec §3.3).
 
-    gamma and beta ([N, C], one per channel) are dense projections of the conditioning vector
-    [z ⊕ y], like conditional batch norm. gamma's bias starts at 1 and beta's at 0; with a
-    unit-RMS conditioning vector and gain 1 each projection starts with unit variance, so gamma
-    starts at 1 ± 1 and beta at 0 ± 1 (the initialisation of StyleGAN2's style affine layers).
+    As ``conditional_pixel_norm`` in the original ``GAN_cpd/networks.py``: gamma and beta ([N, C],
+    one per channel) are separate dense layers (equalised LR, gain 1, bias starting at 0) applied
+    to the conditioning vector, which is the RAW concatenation [z ⊕ y] (``combo_in``), not its
+    pixel-normalised form. Both therefore start as zero-mean random projections: with z ~ N(0, I)
+    each of gamma and beta starts at about 0 ± 1 per sample and channel. gamma does not start
+    at 1 (StyleGAN2's style layers would), so the initial scale of each layer's output is random.
     """
 
     def __init__(
@@ -159,7 +168,7 @@ class ConditionalPixelNorm(nn.Module):
     ) -> None:
         super().__init__()
         self.channels = channels
-        self.gamma = EqualizedLinear(cond_features, channels, bias_init=1.0, gain=1.0)
+        self.gamma = EqualizedLinear(cond_features, channels, bias_init=0.0, gain=1.0)
         self.beta = EqualizedLinear(cond_features, channels, bias_init=0.0, gain=1.0)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -169,6 +178,7 @@ class ConditionalPixelNorm(nn.Module):
                 f"ConditionalPixelNorm expected x [N, {self.channels}, H, W] and cond [N, F]; "
                 f"got {list(x.shape)} and {list(cond.shape)}"
             )
+        # cond: [N, F], the raw [z ⊕ y].
         gamma = self.gamma(cond)[:, :, None, None]  # [N, C, 1, 1]
         beta = self.beta(cond)[:, :, None, None]  # [N, C, 1, 1]
         return pixel_norm(x) * gamma + beta
@@ -216,14 +226,19 @@ class MinibatchStddev(nn.Module):
 
 
 # ----------------------------------------------------------------------------
-# 2x resampling. PGGAN uses nearest-neighbour up and box-average down; StyleGAN2 filters with
-# [1, 3, 3, 1] (zero padding at the borders, as its upfirdn2d).
+# 2x resampling: PGGAN's upscale2d (nearest neighbour) and downscale2d (box average). cpD-GAN's
+# original uses the same two; its fused up-conv equals nearest-up then conv, its fused down-conv
+# equals conv then box-down.
 
 
 def upsample_nearest(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, H*factor, W*factor] by repeating pixels (PGGAN's upscale2d)."""
     if factor == 1:
         return x
+    if factor > 1 and factor & (factor - 1) == 0:
+        # For a power of two, 1 / factor is exact in floating point, so interpolate's source index
+        # floor(i / factor) is exact and the result is bit-identical to repeating pixels.
+        return F.interpolate(x, scale_factor=factor, mode="nearest")
     return x.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
 
 
@@ -232,19 +247,3 @@ def downsample_box(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
     if factor == 1:
         return x
     return F.avg_pool2d(x, factor)
-
-
-def _fir_kernel(x: torch.Tensor, scale: float) -> torch.Tensor:
-    C = x.shape[1]
-    return (_FIR_2D * scale).to(device=x.device, dtype=x.dtype).expand(C, 1, 4, 4)  # [C, 1, 4, 4] depthwise
-
-
-def upsample_fir(x: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, 2H, 2W]: zero-insert and filter with [1, 3, 3, 1] (StyleGAN2's upsample_2d)."""
-    # Transposed conv with stride 2 and padding 1 is upfirdn's up=2, pad (2, 1); gain 4 keeps the mean.
-    return F.conv_transpose2d(x, _fir_kernel(x, 4.0), stride=2, padding=1, groups=x.shape[1])
-
-
-def downsample_fir(x: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, H/2, W/2]: filter with [1, 3, 3, 1] and keep every second pixel (downsample_2d)."""
-    return F.conv2d(F.pad(x, [1, 1, 1, 1]), _fir_kernel(x, 1.0), stride=2, groups=x.shape[1])
