@@ -16,10 +16,13 @@ from synthmed.gan.layers import (
     ConditionalPixelNorm,
     DiscriminatorOutput,
     EqualizedConv2d,
+    EqualizedDownConv2d,
     EqualizedLinear,
+    EqualizedUpConv2d,
     MinibatchStddev,
     downsample_box,
     pixel_norm,
+    shift_sum_kernel,
     upsample_nearest,
 )
 from synthmed.gan.progan import fade_reals, full_resolution_kimg, lod_at, resolution_at
@@ -327,34 +330,61 @@ def test_parameter_counts_at_paper_widths() -> None:
 # ----------------------------------------------------------------------------
 # cpD-GAN against the original TensorFlow code (GAN_cpd/networks.py of
 # AugustDS/synthetic-medical-benchmark): G_paper, D_paper and their helpers, transcribed below.
+# Weights are handled in TF's layouts: dense [in, out], conv2d [k, k, in, out], and
+# conv2d_transpose [k, k, out, in] (upscale2d_conv2d's get_weight shape).
 
 
 def _tf_lrelu(x: torch.Tensor) -> torch.Tensor:
     return torch.maximum(x * 0.2, x)  # leaky_relu: slope 0.2, no gain
 
 
-def _tf_weight(layer: torch.nn.Module, gain: float, fan_in: int) -> torch.Tensor:
-    return layer.weight * (gain / math.sqrt(fan_in))  # get_weight with use_wscale: N(0, 1) * he_std
+def _tf_get_weight(layer: torch.nn.Module, gain: float) -> torch.Tensor:
+    """get_weight(shape, gain, use_wscale=True) with the layer's N(0, 1) weight in TF's layout.
+
+    Ours are stored [out, in] (dense), [out, in, k, k] (conv) and [in, out, k, k] (transposed conv);
+    each is TF's shape reversed, so one permutation serves the convs. fan_in = prod(shape[:-1]) of
+    the TF shape, as there.
+    """
+    w = layer.weight.T if layer.weight.ndim == 2 else layer.weight.permute(2, 3, 1, 0)
+    return w * (gain / math.sqrt(math.prod(w.shape[:-1])))
 
 
 def _tf_bias(x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return x + (b if x.ndim == 2 else b.view(1, -1, 1, 1))  # apply_bias
 
 
-def _tf_fused_kernel(w: torch.Tensor) -> torch.Tensor:
-    """[O, I, k, k] -> [O, I, k + 1, k + 1]: pad by 1 and add the four 1-pixel shifts (both fused ops)."""
-    p = F.pad(w, [1, 1, 1, 1])
-    return p[..., 1:, 1:] + p[..., :-1, 1:] + p[..., 1:, :-1] + p[..., :-1, :-1]
+def _tf_conv2d(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding='SAME', data_format='NCHW'); w: [k, k, in, out], k odd."""
+    return F.conv2d(x, w.permute(3, 2, 0, 1), padding=w.shape[0] // 2)
+
+
+def _tf_fuse(w: torch.Tensor) -> torch.Tensor:
+    """tf.pad(w, [[1, 1], [1, 1], [0, 0], [0, 0]]), then add_n of w[1:, 1:], w[:-1, 1:], w[1:, :-1], w[:-1, :-1]."""
+    k, _, a, b = w.shape
+    p = torch.zeros(k + 2, k + 2, a, b, dtype=w.dtype)
+    p[1:-1, 1:-1] = w
+    return p[1:, 1:] + p[:-1, 1:] + p[1:, :-1] + p[:-1, :-1]
 
 
 def _tf_upscale2d_conv2d(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """upscale2d_conv2d: stride-2 transposed conv with the fused kernel ('SAME': pad 1). w: [O, I, 3, 3]."""
-    return F.conv_transpose2d(x, _tf_fused_kernel(w).transpose(0, 1), stride=2, padding=1)
+    """upscale2d_conv2d after get_weight; w: [k, k, fmaps_out, fmaps_in].
+
+    tf.nn.conv2d_transpose(x, fused w, [N, fmaps_out, 2H, 2W], strides 2, 'SAME'): TF's transposed-conv
+    filter [k, k, out, in] is PyTorch's [in, out, k, k] (both are the adjoint of a correlation, so no
+    mirroring), and 'SAME' pads (k + 1 - 2) / 2 on each side: 1 for k = 3.
+    """
+    fused = _tf_fuse(w)  # [k + 1, k + 1, out, in]
+    return F.conv_transpose2d(x, fused.permute(3, 2, 0, 1), stride=2, padding=(fused.shape[0] - 2) // 2)
 
 
 def _tf_conv2d_downscale2d(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """conv2d_downscale2d: stride-2 conv with the fused kernel * 0.25 ('SAME': pad (k - 1) / 2). w: [O, I, k, k]."""
-    return F.conv2d(x, _tf_fused_kernel(w) * 0.25, stride=2, padding=(w.shape[-1] - 1) // 2)
+    """conv2d_downscale2d after get_weight; w: [k, k, fmaps_in, fmaps_out].
+
+    tf.nn.conv2d(x, fused w * 0.25, strides 2, 'SAME'), which for an even input pads (k + 1 - 2) / 2
+    on each side: 1 for k = 3, 0 for k = 1.
+    """
+    fused = _tf_fuse(w) * 0.25  # [k + 1, k + 1, in, out]
+    return F.conv2d(x, fused.permute(3, 2, 0, 1), stride=2, padding=(fused.shape[0] - 2) // 2)
 
 
 def _randomise_biases(*modules: torch.nn.Module) -> None:
@@ -370,30 +400,27 @@ def _randomise_biases(*modules: torch.nn.Module) -> None:
 def _g_paper(G: CpdGenerator, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """G_paper(architecture='skip') with G's parameters; TF weight shapes give the fan-ins."""
     combo = torch.cat([z, labels], dim=1)  # combo_in
-    nc = combo.shape[1]
 
     def pn(x: torch.Tensor) -> torch.Tensor:  # pixel_norm
         return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
 
     def cpn(norm: ConditionalPixelNorm, x: torch.Tensor) -> torch.Tensor:  # conditional_pixel_norm(x, combo_in)
-        beta = _tf_bias(combo @ _tf_weight(norm.beta, 1.0, nc).T, norm.beta.bias)
-        gamma = _tf_bias(combo @ _tf_weight(norm.gamma, 1.0, nc).T, norm.gamma.bias)
+        beta = _tf_bias(combo @ _tf_get_weight(norm.beta, 1.0), norm.beta.bias)
+        gamma = _tf_bias(combo @ _tf_get_weight(norm.gamma, 1.0), norm.gamma.bias)
         return pn(x) * gamma[:, :, None, None] + beta[:, :, None, None]
 
     def conv(layer: EqualizedConv2d, x: torch.Tensor) -> torch.Tensor:  # conv2d_layer, gain 1, + apply_bias
-        w = _tf_weight(layer, 1.0, layer.weight[0].numel())
-        return _tf_bias(F.conv2d(x, w, padding=layer.kernel_size // 2), layer.bias)
+        return _tf_bias(_tf_conv2d(x, _tf_get_weight(layer, 1.0)), layer.bias)
 
     c4 = G.c4
-    x = pn(combo) @ _tf_weight(G.dense, 1.0, nc).T  # '4x4/Dense': normalize_latents, dense_layer
+    x = pn(combo) @ _tf_get_weight(G.dense, 1.0)  # '4x4/Dense': normalize_latents, dense_layer
     x = cpn(G.dense_norm, _tf_lrelu(_tf_bias(x.view(-1, c4, 4, 4), G.dense_bias)))
     x = cpn(G.conv4.norm, _tf_lrelu(conv(G.conv4.conv, x)))  # '4x4/Conv'
     y = conv(G.to_rgb[0], x)  # torgb
     for k, (conv0, conv1) in enumerate(G.blocks, start=1):
-        c_out = conv0.conv.out_channels
-        # 'Conv0_up': TF weight [3, 3, fmaps_out, fmaps_in], so fan_in = 9 * C_out. Its kernel is ours
-        # mirrored: a transposed conv is the adjoint of a correlation.
-        w = _tf_weight(conv0.conv, math.sqrt(2), 9 * c_out).flip(2, 3)
+        # 'Conv0_up': upscale2d_conv2d with its default gain sqrt(2); the TF weight is
+        # [3, 3, fmaps_out, fmaps_in], so get_weight's fan_in is 9 * C_out.
+        w = _tf_get_weight(conv0.conv, math.sqrt(2))
         x = cpn(conv0.norm, _tf_lrelu(_tf_bias(_tf_upscale2d_conv2d(x, w), conv0.conv.bias)))
         x = cpn(conv1.norm, _tf_lrelu(conv(conv1.conv, x)))  # 'Conv1'
         y = _repeat_pixels(y) + conv(G.to_rgb[k], x)  # upscale2d(y) + torgb
@@ -404,19 +431,18 @@ def _d_paper(D: CpdDiscriminator, images: torch.Tensor, labels: torch.Tensor) ->
     """D_paper(architecture='resnet') with D's parameters (N must be a multiple of 4)."""
 
     def conv(layer: EqualizedConv2d, x: torch.Tensor) -> torch.Tensor:
-        w = _tf_weight(layer, 1.0, layer.weight[0].numel())
-        return _tf_bias(F.conv2d(x, w, padding=layer.kernel_size // 2), layer.bias)
+        return _tf_bias(_tf_conv2d(x, _tf_get_weight(layer, 1.0)), layer.bias)
 
     def dense(layer: EqualizedLinear, x: torch.Tensor) -> torch.Tensor:
-        return _tf_bias(x @ _tf_weight(layer, 1.0, layer.in_features).T, layer.bias)
+        return _tf_bias(x @ _tf_get_weight(layer, 1.0), layer.bias)
 
     x = _tf_lrelu(conv(D.from_rgb, images))  # fromrgb
     for block in D.blocks:
         t = x
         x = _tf_lrelu(conv(block.conv0, x))  # 'Conv0'
-        w = _tf_weight(block.conv1, math.sqrt(2), block.conv1.weight[0].numel())  # 'Conv1_down'
+        w = _tf_get_weight(block.conv1, math.sqrt(2))  # 'Conv1_down': conv2d_downscale2d, default gain sqrt(2)
         x = _tf_lrelu(_tf_bias(_tf_conv2d_downscale2d(x, w), block.conv1.bias))
-        t = _tf_conv2d_downscale2d(t, _tf_weight(block.skip, math.sqrt(2), block.skip.in_channels))  # 'Skip'
+        t = _tf_conv2d_downscale2d(t, _tf_get_weight(block.skip, math.sqrt(2)))  # 'Skip': kernel 1, no bias
         x = (x + t) * (1 / math.sqrt(2))
     x = _pggan_mbstd(x, 4)  # '4x4/MinibatchStddev'
     x = _tf_lrelu(conv(D.conv4, x))  # '4x4/Conv'
@@ -455,6 +481,8 @@ def test_cpdgan_layer_gains_and_biases_follow_the_original() -> None:
     quirk_seen = False
     for (conv0, conv1), to_rgb in zip(G.blocks, G.to_rgb[1:], strict=True):
         c_in, c_out = conv0.conv.in_channels, conv0.conv.out_channels
+        assert isinstance(conv0.conv, EqualizedUpConv2d)
+        assert conv0.conv.weight.shape == (c_in, c_out, 3, 3)  # TF's [3, 3, fmaps_out, fmaps_in] transposed
         check(conv0.conv, s2, 9 * c_out)  # upscale2d_conv2d: fan_in from [k, k, fmaps_out, fmaps_in]
         quirk_seen |= c_in != c_out
         check(conv1.conv, 1.0, 9 * c_out)
@@ -466,6 +494,8 @@ def test_cpdgan_layer_gains_and_biases_follow_the_original() -> None:
     for block in D.blocks:
         c_in = block.conv0.in_channels
         check(block.conv0, 1.0, 9 * c_in)
+        assert isinstance(block.conv1, EqualizedDownConv2d)
+        assert block.conv1.weight.shape == (block.conv1.out_channels, c_in, 3, 3)
         check(block.conv1, s2, 9 * c_in)  # conv2d_downscale2d: the ordinary fan-in
         check(block.skip, s2, c_in)
         assert block.skip.bias is None
@@ -476,60 +506,112 @@ def test_cpdgan_layer_gains_and_biases_follow_the_original() -> None:
     assert RESAMPLE_GAIN == s2
 
 
-def test_equalized_conv_fan_in_override_changes_only_the_scale() -> None:
-    default = EqualizedConv2d(4, 6, 3, gain=2.0)
-    assert default.fan_in == 36 and default.weight_gain == pytest.approx(2.0 / 6.0)
-    odd = EqualizedConv2d(4, 6, 3, gain=2.0, fan_in=54)
-    assert odd.weight_gain == pytest.approx(2.0 / math.sqrt(54))
-    with torch.no_grad():
-        odd.weight.copy_(default.weight)
-    x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(odd(x), default(x) * math.sqrt(36 / 54))
+def test_fused_kernel_sums_the_four_shifts() -> None:
+    w = torch.arange(1.0, 10.0).view(1, 1, 3, 3)  # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    expected = torch.tensor([[1.0, 3, 5, 3], [5, 12, 16, 9], [11, 24, 28, 15], [7, 15, 17, 9]])
+    assert torch.equal(shift_sum_kernel(w)[0, 0], expected)
+    assert torch.equal(_tf_fuse(w.permute(2, 3, 0, 1))[:, :, 0, 0], expected)  # the transcription agrees
+    assert torch.equal(shift_sum_kernel(torch.full((2, 3, 1, 1), 2.0)), torch.full((2, 3, 2, 2), 2.0))
 
 
-def test_cpd_up_conv_is_nearest_up_then_conv_and_equals_the_fused_transposed_conv() -> None:
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), (2, 3, 3, 5)])
+def test_fused_up_conv_is_upscale2d_conv2d(shape: tuple[int, ...]) -> None:
     torch.manual_seed(0)
-    layer = CpdConvLayer(3, 5, 7, up=True)
+    layer = EqualizedUpConv2d(3, 5, 3, gain=math.sqrt(2))
+    assert layer.weight.shape == (3, 5, 3, 3) and layer.fan_in == 45  # TF [3, 3, 5, 3]: prod(shape[:-1])
     _randomise_biases(layer)
-    x = torch.randn(2, 3, 4, 4)
-    cond = torch.randn(2, 7)
-    w = layer.conv.weight * layer.conv.weight_gain
-    conv = F.conv2d(_repeat_pixels(x), w, layer.conv.bias, padding=1)  # [2, 5, 8, 8]
-    torch.testing.assert_close(layer(x, cond), layer.norm(F.leaky_relu(conv, 0.2), cond))
-    # upscale2d_conv2d's transposed conv with the mirrored kernel is the same map, borders included.
-    fused = _tf_upscale2d_conv2d(x, w.flip(2, 3)) + layer.conv.bias.view(1, -1, 1, 1)
-    torch.testing.assert_close(fused, conv, rtol=1e-5, atol=1e-5)
+    x = torch.randn(*shape)
+    out = layer(x)
+    assert out.shape == (2, 5, 2 * shape[2], 2 * shape[3])
+    torch.testing.assert_close(out, _tf_bias(_tf_upscale2d_conv2d(x, _tf_get_weight(layer, math.sqrt(2))), layer.bias))
+    # The same map as nearest-neighbour 2x up-sampling then a 3x3 conv with the kernel mirrored,
+    # borders included (cpD-GAN's unfused form before the fusing).
+    w = (layer.weight * layer.weight_gain).transpose(0, 1).flip(2, 3)  # [5, 3, 3, 3]
+    torch.testing.assert_close(out, F.conv2d(_repeat_pixels(x), w, layer.bias, padding=1), rtol=1e-5, atol=1e-5)
     # A known case: a single 1 in the corner and an all-ones kernel -> the 2x2 copy, blurred by 3x3.
     one = torch.zeros(1, 1, 2, 2)
     one[0, 0, 0, 0] = 1.0
-    out = F.conv2d(upsample_nearest(one), torch.ones(1, 1, 3, 3), padding=1)[0, 0]
     expected = torch.tensor([[4.0, 4, 2, 0], [4, 4, 2, 0], [2, 2, 1, 0], [0, 0, 0, 0]])
-    assert torch.equal(out, expected)
-    assert torch.equal(_tf_upscale2d_conv2d(one, torch.ones(1, 1, 3, 3))[0, 0], expected)
+    ones = EqualizedUpConv2d(1, 1, 3, bias=False, gain=3.0)  # weight gain 3 / sqrt(9) = 1
+    with torch.no_grad():
+        ones.weight.fill_(1.0)
+    assert torch.equal(ones(one)[0, 0], expected)
+    assert torch.equal(_tf_upscale2d_conv2d(one, torch.ones(3, 3, 1, 1))[0, 0], expected)
 
 
-def test_cpd_down_conv_and_skip_are_conv_then_2x2_mean_and_equal_the_fused_ops() -> None:
+@pytest.mark.parametrize("kernel", [3, 1])
+def test_fused_down_conv_is_conv2d_downscale2d(kernel: int) -> None:
+    torch.manual_seed(0)
+    layer = EqualizedDownConv2d(3, 5, kernel, gain=math.sqrt(2))
+    assert layer.weight.shape == (5, 3, kernel, kernel) and layer.fan_in == 3 * kernel * kernel
+    _randomise_biases(layer)
+    x = torch.randn(2, 3, 8, 6)
+    out = layer(x)
+    assert out.shape == (2, 5, 4, 3)
+    expected = _tf_bias(_tf_conv2d_downscale2d(x, _tf_get_weight(layer, math.sqrt(2))), layer.bias)
+    torch.testing.assert_close(out, expected)
+    # The same map as a 'same' conv then the 2x2 mean; for kernel 1 also as the mean then the 1x1 conv.
+    w = layer.weight * layer.weight_gain
+    unfused = F.avg_pool2d(F.conv2d(x, w, layer.bias, padding=kernel // 2), 2)
+    torch.testing.assert_close(out, unfused, rtol=1e-5, atol=1e-5)
+    if kernel == 1:
+        torch.testing.assert_close(out, F.conv2d(downsample_box(x), w, layer.bias), rtol=1e-5, atol=1e-5)
+    # A known case: an all-ones 3x3 kernel on a 6x6 constant image gives 4 (corners), 6 (edges) and 9
+    # (inside); the 2x2 means are 25/4 at the corners, 30/4 along the edges and 9 in the middle.
+    expected = torch.tensor([[6.25, 7.5, 6.25], [7.5, 9.0, 7.5], [6.25, 7.5, 6.25]])
+    ones = EqualizedDownConv2d(1, 1, 3, bias=False, gain=3.0)  # weight gain 1
+    with torch.no_grad():
+        ones.weight.fill_(1.0)
+    assert torch.equal(ones(torch.ones(1, 1, 6, 6))[0, 0], expected)
+    assert torch.equal(_tf_conv2d_downscale2d(torch.ones(1, 1, 6, 6), torch.ones(3, 3, 1, 1))[0, 0], expected)
+
+
+def _spy_convs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int, ...], tuple[int, ...], int]]:
+    """Record (op, input shape, kernel shape, stride) of every F.conv2d / F.conv_transpose2d call."""
+    calls: list[tuple[str, tuple[int, ...], tuple[int, ...], int]] = []
+    for name in ("conv2d", "conv_transpose2d"):
+        real = getattr(F, name)
+
+        def spy(x, w, *args, _real=real, _name=name, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            calls.append((_name, tuple(x.shape), tuple(w.shape), kwargs.get("stride", 1)))
+            return _real(x, w, *args, **kwargs)
+
+        monkeypatch.setattr(F, name, spy)
+    return calls
+
+
+def test_cpd_up_conv_runs_fused_on_the_low_resolution_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    layer = CpdConvLayer(3, 5, 7, up=True)
+    _randomise_biases(layer)
+    x, cond = torch.randn(2, 3, 4, 4), torch.randn(2, 7)
+    w = _tf_get_weight(layer.conv, RESAMPLE_GAIN)
+    expected = layer.norm(_tf_lrelu(_tf_bias(_tf_upscale2d_conv2d(x, w), layer.conv.bias)), cond)
+    calls = _spy_convs(monkeypatch)
+    out = layer(x, cond)
+    # One stride-2 transposed conv with the 4x4 kernel on the 4x4 input; no up-sampled copy.
+    assert calls == [("conv_transpose2d", (2, 3, 4, 4), (3, 5, 4, 4), 2)]
+    torch.testing.assert_close(out, expected)
+
+
+def test_cpd_down_conv_runs_fused_and_the_skip_averages_first(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
     block = CpdResBlock(3, 5)
     _randomise_biases(block)
     x = torch.randn(2, 3, 8, 8)
-    w0 = block.conv0.weight * block.conv0.weight_gain
-    w1 = block.conv1.weight * block.conv1.weight_gain
-    ws = block.skip.weight * block.skip.weight_gain
-    h = F.leaky_relu(F.conv2d(x, w0, block.conv0.bias, padding=1), 0.2)
-    down = F.avg_pool2d(F.conv2d(h, w1, block.conv1.bias, padding=1), 2)  # conv at 8x8, then 2x2 mean
-    skip = F.avg_pool2d(F.conv2d(x, ws), 2)  # 1x1 conv, then 2x2 mean
-    torch.testing.assert_close(block(x), (F.leaky_relu(down, 0.2) + skip) / math.sqrt(2), rtol=1e-5, atol=1e-5)
-    # conv2d_downscale2d's strided conv with the averaged 4x4 (or 2x2) kernel is the same map.
-    fused = _tf_conv2d_downscale2d(h, w1) + block.conv1.bias.view(1, -1, 1, 1)
-    torch.testing.assert_close(fused, down, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(_tf_conv2d_downscale2d(x, ws), skip, rtol=1e-5, atol=1e-5)
-    # A known case: an all-ones 3x3 kernel on a 6x6 constant image gives 4 (corners), 6 (edges) and 9
-    # (inside); the 2x2 means are 25/4 at the corners, 30/4 along the edges and 9 in the middle.
-    expected = torch.tensor([[6.25, 7.5, 6.25], [7.5, 9.0, 7.5], [6.25, 7.5, 6.25]])
-    ones, kernel = torch.ones(1, 1, 6, 6), torch.ones(1, 1, 3, 3)
-    torch.testing.assert_close(downsample_box(F.conv2d(ones, kernel, padding=1))[0, 0], expected)
-    torch.testing.assert_close(_tf_conv2d_downscale2d(ones, kernel)[0, 0], expected)
+    h = _tf_lrelu(_tf_bias(_tf_conv2d(x, _tf_get_weight(block.conv0, 1.0)), block.conv0.bias))  # 'Conv0'
+    down = _tf_lrelu(_tf_bias(_tf_conv2d_downscale2d(h, _tf_get_weight(block.conv1, RESAMPLE_GAIN)), block.conv1.bias))
+    skip = _tf_conv2d_downscale2d(x, _tf_get_weight(block.skip, RESAMPLE_GAIN))  # fused 2x2 kernel
+    calls = _spy_convs(monkeypatch)
+    out = block(x)
+    assert sorted(calls) == sorted(
+        [
+            ("conv2d", (2, 3, 4, 4), (5, 3, 1, 1), 1),  # 'Skip': 2x2 mean, then the 1x1 conv
+            ("conv2d", (2, 3, 8, 8), (3, 3, 3, 3), 1),  # 'Conv0'
+            ("conv2d", (2, 3, 8, 8), (5, 3, 4, 4), 2),  # 'Conv1_down': one stride-2 conv, 4x4 kernel
+        ]
+    )
+    torch.testing.assert_close(out, (down + skip) / math.sqrt(2), rtol=1e-5, atol=1e-5)
 
 
 def test_cpdgan_leaky_relu_has_no_gain(monkeypatch: pytest.MonkeyPatch) -> None:

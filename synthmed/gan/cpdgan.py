@@ -10,7 +10,8 @@ weight has an equalised learning rate, scaled at run time by gain / sqrt(fan_in)
 NO sqrt(2) gain. The gain is 1 for the ordinary convs, the dense layers, toRGB and fromRGB, and
 sqrt(2) (the default of ``upscale2d_conv2d`` and ``conv2d_downscale2d``, which ``conv2d_layer`` does not
 override) for the up- and down-sampling convs. Resampling is nearest-neighbour up (``upscale2d``)
-and 2x2 box-average down (``downscale2d``); there is no [1, 3, 3, 1] filter.
+and 2x2 box-average down (``downscale2d``), fused into the convs as the original does; there is no
+[1, 3, 3, 1] filter.
 
 Generator (``G_paper``, architecture 'skip'; no mapping network, modulation or noise):
 
@@ -22,12 +23,14 @@ Generator (``G_paper``, architecture 'skip'; no mapping network, modulation or n
   one bias per channel, lrelu, conditional pixel norm; 'Conv' = 3x3 conv + bias, lrelu, conditional
   pixel norm; then ``torgb``.
 * ``block`` (:class:`CpdConvLayer` twice): 'Conv0_up' = ``conv2d_layer(up=True)`` =
-  ``upscale2d_conv2d``, a stride-2 transposed conv whose 4x4 kernel is the 3x3 kernel summed over its
-  four 1-pixel shifts. That equals nearest-neighbour 2x up-sampling followed by a 3x3 conv (with the
-  kernel mirrored, which does not change the layer's family or initial distribution), which is
-  what we compute. Its gain is sqrt(2), and it has a quirk we reproduce: the TF weight has shape
-  [k, k, fmaps_out, fmaps_in], so ``get_weight`` takes fan_in = 9 * C_out instead of 9 * C_in.
-  'Conv1' = 3x3 conv, gain 1. Each is followed by bias, lrelu and conditional pixel norm.
+  ``upscale2d_conv2d`` (our :class:`~synthmed.gan.layers.EqualizedUpConv2d`), computed as there: a
+  stride-2 transposed conv, padding 1, whose 4x4 kernel is the 3x3 kernel zero-padded and summed
+  over its four 1-pixel shifts. It equals nearest-neighbour 2x up-sampling followed by a 3x3 conv
+  with the kernel mirrored, at 16 instead of 36 multiply-adds per input pixel and channel pair.
+  Its weight is stored as the TF weight [k, k, fmaps_out, fmaps_in] transposed ([C_in, C_out, 3, 3]),
+  its gain is sqrt(2), and it has a quirk we reproduce: ``get_weight`` takes fan_in from that
+  shape, 9 * C_out instead of 9 * C_in. 'Conv1' = 3x3 conv, gain 1. Each is followed by bias,
+  lrelu and conditional pixel norm.
 * ``torgb`` = 1x1 conv + bias, gain 1, no activation, at every resolution from 4x4; the image sum
   is carried up with ``upscale2d`` (nearest): ``y = upscale2d(y) + torgb(x)``.
 
@@ -35,10 +38,15 @@ Discriminator (``D_paper``, architecture 'resnet'):
 
 * ``fromrgb`` once, at full resolution: 1x1 conv + bias, lrelu.
 * ``block`` (:class:`CpdResBlock`), full resolution down to 8x8: 'Conv0' = 3x3 conv + bias, lrelu;
-  'Conv1_down' = ``conv2d_layer(down=True)`` = ``conv2d_downscale2d``, a stride-2 conv whose 4x4 kernel
-  is the 3x3 kernel averaged over its four 1-pixel shifts, i.e. a 3x3 conv at full resolution then a
-  2x2 box average; gain sqrt(2); + bias, lrelu. 'Skip' = ``conv2d_downscale2d`` with kernel 1: a 1x1
-  conv (gain sqrt(2), no bias) then a 2x2 box average. The sum is scaled by 1/sqrt(2).
+  'Conv1_down' = ``conv2d_layer(down=True)`` = ``conv2d_downscale2d`` (our
+  :class:`~synthmed.gan.layers.EqualizedDownConv2d`), computed as there: a stride-2 conv, padding 1,
+  whose 4x4 kernel is the 3x3 kernel zero-padded and averaged over its four 1-pixel shifts. It
+  equals a 3x3 conv at full resolution then a 2x2 box average, at 16 instead of 36 multiply-adds
+  per output pixel and channel pair; gain sqrt(2), fan_in 9 * C_in; + bias, lrelu. 'Skip' =
+  ``conv2d_downscale2d`` with kernel 1, whose fused kernel is the 1x1 weight over a 2x2 window
+  times 1/4, i.e. a 1x1 conv (gain sqrt(2), no bias) and a 2x2 box average; we average first and
+  then apply the 1x1 conv, the same map at a quarter of the multiplies. The sum is scaled by
+  1/sqrt(2).
 * '4x4': ``minibatch_stddev_layer`` (group 4, 1 feature); 'Conv' = 3x3 conv + bias, lrelu; 'Dense0' =
   dense to nf(0) + bias, lrelu. 'Output' = dense (with bias) to one value per label; the score is
   their sum weighted by the multi-hot labels (Mescheder et al. 2018, "Which Training Methods for
@@ -58,7 +66,9 @@ from synthmed.gan.layers import (
     ConditionalPixelNorm,
     DiscriminatorOutput,
     EqualizedConv2d,
+    EqualizedDownConv2d,
     EqualizedLinear,
+    EqualizedUpConv2d,
     MinibatchStddev,
     downsample_box,
     leaky_relu,
@@ -84,27 +94,26 @@ def _levels(resolution: int) -> int:
 
 
 class CpdConvLayer(nn.Module):
-    """[N, Cin, r, r] -> (nearest 2x up if ``up``) -> conv 3x3 + bias -> lrelu -> conditional pixel norm.
+    """[N, Cin, r, r] -> conv 3x3 (fused with a nearest 2x up if ``up``) + bias -> lrelu -> conditional pixel norm.
 
-    G_paper's 'Conv0_up' (``up=True``) or 'Conv1'/'4x4/Conv' (``up=False``).
+    G_paper's 'Conv0_up' (``up=True``: ``upscale2d_conv2d``, out [N, Cout, 2r, 2r]) or
+    'Conv1'/'4x4/Conv' (``up=False``).
     """
 
     def __init__(self, in_channels: int, out_channels: int, cond_features: int, *, up: bool) -> None:
         super().__init__()
         self.up = up
+        self.conv: EqualizedUpConv2d | EqualizedConv2d
         if up:
-            # upscale2d_conv2d: gain sqrt(2), and get_weight sees the TF weight shape
-            # [k, k, fmaps_out, fmaps_in], so its fan_in is k * k * C_OUT (a quirk we keep).
-            self.conv = EqualizedConv2d(in_channels, out_channels, 3, gain=RESAMPLE_GAIN, fan_in=9 * out_channels)
+            # upscale2d_conv2d: a stride-2 transposed conv, gain sqrt(2), fan_in 9 * C_OUT (the original's quirk).
+            self.conv = EqualizedUpConv2d(in_channels, out_channels, 3, gain=RESAMPLE_GAIN)
         else:
             self.conv = EqualizedConv2d(in_channels, out_channels, 3, gain=1.0)
         self.norm = ConditionalPixelNorm(out_channels, cond_features)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         # cond: [N, latent + L], the raw [z ⊕ y].
-        if self.up:
-            x = upsample_nearest(x)  # [N, Cin, 2r, 2r]
-        return self.norm(leaky_relu(self.conv(x)), cond)  # [N, Cout, r or 2r, ...]
+        return self.norm(leaky_relu(self.conv(x)), cond)  # [N, Cout, 2r (up) or r, ...]
 
 
 class CpdGenerator(nn.Module):
@@ -183,23 +192,22 @@ class CpdGenerator(nn.Module):
 class CpdResBlock(nn.Module):
     """[N, Cin, r, r] -> [N, Cout, r/2, r/2]: D_paper's ``block`` ('Conv0', 'Conv1_down', 'Skip').
 
-    conv 3x3 -> lrelu -> conv 3x3 (gain sqrt 2) -> 2x2 mean -> lrelu, plus a 1x1 skip (gain sqrt 2, no
-    bias) of the 2x2 mean; the sum is scaled by 1/sqrt(2).
+    conv 3x3 -> lrelu -> fused conv 3x3 and 2x2 mean (stride-2 4x4 conv, gain sqrt 2) -> lrelu, plus a
+    1x1 skip (gain sqrt 2, no bias) of the 2x2 mean; the sum is scaled by 1/sqrt(2).
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.conv0 = EqualizedConv2d(in_channels, in_channels, 3, gain=1.0)
-        self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, gain=RESAMPLE_GAIN)
+        self.conv1 = EqualizedDownConv2d(in_channels, out_channels, 3, gain=RESAMPLE_GAIN)
         self.skip = EqualizedConv2d(in_channels, out_channels, 1, bias=False, gain=RESAMPLE_GAIN)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # 'Skip' is a 1x1 conv then the 2x2 mean; both are linear and per pixel/per channel, so they
-        # commute, and averaging first costs a quarter of the multiplies.
+        # 'Skip' is conv2d_downscale2d with kernel 1: a 1x1 conv and the 2x2 mean. Both are linear and
+        # per pixel/per channel, so they commute, and averaging first costs a quarter of the multiplies.
         skip = self.skip(downsample_box(x))  # [N, Cout, r/2, r/2]
         x = leaky_relu(self.conv0(x))  # [N, Cin, r, r]
-        # 'Conv1_down': conv at full resolution, then the 2x2 mean (the bias commutes with the mean).
-        x = leaky_relu(downsample_box(self.conv1(x)))  # [N, Cout, r/2, r/2]
+        x = leaky_relu(self.conv1(x))  # 'Conv1_down', conv2d_downscale2d: [N, Cout, r/2, r/2]
         return (x + skip) * (1 / math.sqrt(2))  # keeps unit variance
 
 

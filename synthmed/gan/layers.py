@@ -2,9 +2,10 @@
 
 Equalised learning rate (Karras et al. 2018, "Progressive Growing of GANs", §4.1): weights are stored
 as N(0, 1) samples and multiplied at run time by ``gain * lr_multiplier / sqrt(fan_in)``, so Adam's
-per-parameter step size is the same for every layer whatever its fan-in. Also here: pixel norm,
-conditional pixel norm (cpD-GAN), minibatch standard deviation, leaky ReLU 0.2, 2x nearest-neighbour
-up-sampling and box-average down-sampling, the channel-width rule and the discriminator's output record.
+per-parameter step size is the same for every layer whatever its fan-in. Also here: cpD-GAN's fused
+up-sampling and down-sampling convs, pixel norm, conditional pixel norm (cpD-GAN), minibatch standard
+deviation, leaky ReLU 0.2, 2x nearest-neighbour up-sampling and box-average down-sampling, the
+channel-width rule and the discriminator's output record.
 """
 
 from __future__ import annotations
@@ -96,27 +97,19 @@ class EqualizedConv2d(nn.Module):
         *,
         bias: bool = True,  # Add a learned bias; False = no bias.
         bias_init: float = 0.0,  # Initial value of the bias as seen at run time.
-        gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(fan_in).
+        gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(Cin * k * k).
         lr_multiplier: float = 1.0,  # Learning-rate multiplier; 1 = the optimiser's rate.
-        fan_in: int | None = None,  # Fan-in for the run-time scale; None = Cin * k * k (the true fan-in).
     ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"EqualizedConv2d needs an odd kernel for 'same' padding, got {kernel_size}")
-        if fan_in is None:
-            fan_in = in_channels * kernel_size * kernel_size
-        if fan_in < 1:
-            raise ValueError(f"EqualizedConv2d needs a positive fan_in, got {fan_in}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.padding = kernel_size // 2
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size) / lr_multiplier)
         self.bias = nn.Parameter(torch.full([out_channels], bias_init / lr_multiplier)) if bias else None
-        # A fan_in other than Cin * k * k only reproduces a reference implementation's scale (cpD-GAN's
-        # up-sampling conv); the layer itself is unchanged.
-        self.fan_in = fan_in
-        self.weight_gain = gain * lr_multiplier / math.sqrt(fan_in)
+        self.weight_gain = gain * lr_multiplier / math.sqrt(in_channels * kernel_size * kernel_size)
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,6 +120,115 @@ class EqualizedConv2d(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, "
+            f"bias={self.bias is not None}, wgain={self.weight_gain:.4g}"
+        )
+
+
+# ----------------------------------------------------------------------------
+# cpD-GAN's fused resampling convs: the original's upscale2d_conv2d and conv2d_downscale2d.
+
+
+def shift_sum_kernel(w: torch.Tensor) -> torch.Tensor:
+    """[..., k, k] -> [..., k + 1, k + 1]: zero-pad by 1 pixel and add the four 1-pixel shifts.
+
+    Each tap of the result is the sum of the (up to four) taps of ``w`` within one 2x2 window. A
+    stride-2 conv with this kernel is a conv with ``w`` whose output is summed over 2x2 blocks; a
+    stride-2 transposed conv with it is a transposed conv with ``w`` on a nearest-up-sampled grid.
+    """
+    p = F.pad(w, [1, 1, 1, 1])
+    return p[..., 1:, 1:] + p[..., :-1, 1:] + p[..., 1:, :-1] + p[..., :-1, :-1]
+
+
+class EqualizedUpConv2d(nn.Module):
+    """Fused 2x nearest-neighbour up-sampling and conv: [N, Cin, H, W] -> [N, Cout, 2H, 2W].
+
+    The original's ``upscale2d_conv2d``: a stride-2 transposed conv whose (k + 1) x (k + 1) kernel
+    is :func:`shift_sum_kernel` of the k x k weight, padding (k - 1) / 2 (TF 'SAME' for these
+    shapes). The result equals nearest-neighbour up-sampling followed by a k x k conv with the
+    weight mirrored, at 16 instead of 36 multiply-adds per input pixel and channel pair (k = 3).
+    The weight is stored as [Cin, Cout, k, k], conv_transpose2d's layout, which is the original's TF
+    shape [k, k, Cout, Cin] transposed with no mirroring. Its run-time scale is gain / sqrt(fan_in)
+    with fan_in = k * k * Cout, as ``get_weight`` computes it from that TF shape (``prod(shape[:-1])``;
+    the true fan-in would use Cin). Only odd k.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,  # Input channels.
+        out_channels: int,  # Output channels.
+        kernel_size: int,  # Square kernel before fusing, odd (3 here).
+        *,
+        bias: bool = True,  # Add a learned bias (starting at 0); False = no bias.
+        gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(k * k * Cout); the original's default sqrt 2.
+    ) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1 or in_channels < 1 or out_channels < 1:
+            raise ValueError(
+                f"EqualizedUpConv2d needs positive channels and an odd kernel, got {in_channels} -> "
+                f"{out_channels}, k={kernel_size}"
+            )
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.padding = (kernel_size - 1) // 2
+        self.weight = nn.Parameter(torch.randn(in_channels, out_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.fan_in = out_channels * kernel_size * kernel_size  # get_weight's prod(shape[:-1])
+        self.weight_gain = gain / math.sqrt(self.fan_in)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = shift_sum_kernel(self.weight * self.weight_gain)  # [Cin, Cout, k + 1, k + 1]
+        return F.conv_transpose2d(x, w, self.bias, stride=2, padding=self.padding)  # [N, Cout, 2H, 2W]
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, up=2, "
+            f"bias={self.bias is not None}, wgain={self.weight_gain:.4g}"
+        )
+
+
+class EqualizedDownConv2d(nn.Module):
+    """Fused conv and 2x2 box-average down-sampling: [N, Cin, H, W] -> [N, Cout, H/2, W/2] (H, W even).
+
+    The original's ``conv2d_downscale2d``: a stride-2 conv whose (k + 1) x (k + 1) kernel is
+    :func:`shift_sum_kernel` of the k x k weight times 1/4, padding (k - 1) / 2 (TF 'SAME' for
+    these shapes). The result equals a k x k 'same' conv followed by the 2x2 mean, at 16 instead
+    of 36 multiply-adds per output pixel and channel pair (k = 3). The weight is stored as
+    [Cout, Cin, k, k], conv2d's layout (the TF shape [k, k, Cin, Cout] transposed), with the true
+    fan-in k * k * Cin. Only odd k.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,  # Input channels.
+        out_channels: int,  # Output channels.
+        kernel_size: int,  # Square kernel before fusing, odd (3 here).
+        *,
+        bias: bool = True,  # Add a learned bias (starting at 0); False = no bias.
+        gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(k * k * Cin); the original's default sqrt 2.
+    ) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1 or in_channels < 1 or out_channels < 1:
+            raise ValueError(
+                f"EqualizedDownConv2d needs positive channels and an odd kernel, got {in_channels} -> "
+                f"{out_channels}, k={kernel_size}"
+            )
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.padding = (kernel_size - 1) // 2
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.fan_in = in_channels * kernel_size * kernel_size
+        self.weight_gain = gain / math.sqrt(self.fan_in)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = shift_sum_kernel(self.weight * (self.weight_gain * 0.25))  # [Cout, Cin, k + 1, k + 1]
+        return F.conv2d(x, w, self.bias, stride=2, padding=self.padding)  # [N, Cout, H/2, W/2]
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, down=2, "
             f"bias={self.bias is not None}, wgain={self.weight_gain:.4g}"
         )
 
@@ -227,8 +329,7 @@ class MinibatchStddev(nn.Module):
 
 # ----------------------------------------------------------------------------
 # 2x resampling: PGGAN's upscale2d (nearest neighbour) and downscale2d (box average). cpD-GAN's
-# original uses the same two; its fused up-conv equals nearest-up then conv, its fused down-conv
-# equals conv then box-down.
+# original uses the same two (its fused convs above equal nearest-up then conv and conv then box-down).
 
 
 def upsample_nearest(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
