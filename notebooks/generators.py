@@ -223,11 +223,23 @@ display(
     )
 )
 
-# %% [markdown]
-# Two details of PGGAN's training that the paper inherits and we keep: minibatches shrink as the
-# resolution grows (the `minibatch` row maps a resolution to its size), and both optimisers'
-# running averages (Adam's moments) are cleared whenever a level starts or finishes fading in,
-# PGGAN's default, so that statistics gathered for the old network do not steer the new one.
+# %%
+shrinks = len(set(ours.minibatch.values())) > 1
+display(
+    Markdown(
+        (
+            "Two details of PGGAN's training that the paper inherits and we keep: minibatches shrink as the "
+            "resolution grows (the `minibatch` row maps a resolution to its size), and both "
+            if shrinks
+            else f"Two details of PGGAN's training: the paper's minibatches shrink as the resolution grows (the "
+            f"`minibatch` row maps a resolution to its size); the `{profile}` profile keeps one size, "
+            f"{sorted(set(ours.minibatch.values()))[0]}, at every resolution, so that a short run makes as many "
+            "steps as it can (`GANConfig.cpu` gives the measurements behind this). We keep the other: both "
+        )
+        + "optimisers' running averages (Adam's moments) are cleared whenever a level starts or finishes "
+        "fading in, PGGAN's default, so that statistics gathered for the old network do not steer the new one."
+    )
+)
 
 # %% [markdown]
 # ## Training curves
@@ -372,6 +384,13 @@ display(
                     "profile, for the reason given above."
                     if small
                     else f"- **EMA.** beta {ours.ema_beta}, as the paper."
+                ),
+                (
+                    f"- **Minibatch.** prog-GAN {ours.minibatch}, cpD-GAN {ours_cpd.minibatch} images per step "
+                    f"(paper: {paper.minibatch} and {configs['cpD-GAN', paper_key].minibatch}), for the reason "
+                    "given above."
+                    if small and ours.minibatch != paper.minibatch
+                    else "- **Minibatch.** The paper's sizes."
                 ),
                 "- **Same as the paper.** Conditioning, losses and their weights, Adam settings, learning rates, "
                 f"the update schedule ({ours.minibatch_repeats} minibatches per schedule step, {ours.d_repeats} D "

@@ -64,7 +64,7 @@ def _data(args: argparse.Namespace) -> int:
             f"{modality} {kind}: {source.root} ({len(source.index):,} images after the paper's rules, "
             f"benchmark scale {source.scale:g})"
         )
-        table = benchmarks.benchmark_table(source.index, modality, scale=source.scale)
+        table = benchmarks.benchmark_table(source.index, modality, scale=source.scale, train_scale=source.train_scale)
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
             print(table.drop(columns="modality").to_string(index=False))
     return 0

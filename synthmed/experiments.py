@@ -29,6 +29,7 @@ class Source:
     n_source_images: int  # rows of the source table before the paper's rules
     real_data: bool
     scale: float  # the profile's benchmark scale for this modality (synthmed.config.DataConfig)
+    train_scale: float = 1.0  # the profile's training-set factor for this modality (DataConfig)
 
 
 def load_source(modality: str, data: DataConfig, data_root: str | None = None) -> Source:
@@ -36,7 +37,7 @@ def load_source(modality: str, data: DataConfig, data_root: str | None = None) -
     root = sources.source_root(modality, data, data_root)
     raw = sources.read_raw_index(modality, root)
     index = sources.to_paper_index(modality, raw)
-    return Source(modality, root, index, len(raw), bool(data_root), data.scale(modality))
+    return Source(modality, root, index, len(raw), bool(data_root), data.scale(modality), data.train_scale(modality))
 
 
 def load_sources(profile: str, modalities, data_root: str | None = None, **overrides) -> dict[str, Source]:
@@ -45,13 +46,20 @@ def load_sources(profile: str, modalities, data_root: str | None = None, **overr
 
 
 def whole_split(source: Source) -> benchmarks.Subset:
-    """Every image of the source in the paper's patient-level 80/10/10 split, no subsetting.
+    """The source's images in the paper's patient-level 80/10/10 split, outside any benchmark.
 
-    Label columns with no positive in train are dropped, as the benchmarks do. Used to measure how
-    hard a dataset is, outside any benchmark.
+    With a training-set factor below 1 (`Source.train_scale`) train keeps that fraction of its rows,
+    and val and test at most the resolution benchmark's ~4,000 each (times the data scale): random
+    rows, seeded, in index order. Label columns with no positive in train are dropped, as the
+    benchmarks do. Used to measure how hard a dataset is.
     """
-    seed = benchmarks.PAPER_PARAMS[source.modality].split_seed
+    params = benchmarks.PAPER_PARAMS[source.modality]
+    seed = params.split_seed
     train, val, test = benchmarks.patient_split(source.index, seed)
+    if source.train_scale < 1:
+        cap = params.scaled(source.scale).resolution_val_test
+        train = train.sample(frac=source.train_scale, random_state=seed).sort_index()
+        val, test = (part.sample(n=min(cap, len(part)), random_state=seed + 1).sort_index() for part in (val, test))
     labels = tuple(label for label in labels_for(source.modality) if train[label].any())
     return benchmarks.Subset(None, 1.0, train, val, test, labels, ())
 
@@ -177,7 +185,7 @@ def run_point(
         source = load_source(modality, data_config(profile), data_root)
     point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
     resolution = point_resolution(point, profile)
-    subset = benchmarks.build_point(source.index, point, scale=source.scale)
+    subset = benchmarks.build_point(source.index, point, scale=source.scale, train_scale=source.train_scale)
     arrays = store.split_arrays(subset, modality, resolution, progress=progress)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
     labels = list(subset.labels)
@@ -262,7 +270,9 @@ def run_point(
         "synthetic_epochs": len(syn_history.epochs),
         **{k: round(v, 2) for k, v in times.items()},
         "gan_train_s": round(gan.train_seconds, 2),
-        "config_hash": stable_hash(clf_config, config.to_dict(), seed, source.scale, len(source.index)),
+        "config_hash": stable_hash(
+            clf_config, config.to_dict(), seed, source.scale, source.train_scale, len(source.index)
+        ),
         "version": synthmed.__version__,
     }
     return PointRun(row, subset, arrays, synthetic, real_model, syn_model, scores_real, scores_syn, gan, per_label)
@@ -686,7 +696,7 @@ def classify_point(
     if source is None:
         source = load_source(modality, data_config(profile), data_root)
     point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
-    subset = benchmarks.build_point(source.index, point, scale=source.scale)
+    subset = benchmarks.build_point(source.index, point, scale=source.scale, train_scale=source.train_scale)
     resolution = point_resolution(point, profile)
     return real_baseline(
         source, subset, resolution, profile, seed=seed, n_boot=N_BOOT[profile], device=device, progress=progress

@@ -759,6 +759,11 @@ def test_profiles_are_narrow_and_valid() -> None:
             assert cpd.full_resolution_kimg() == 0 < prog.full_resolution_kimg()
     cpu = GANConfig.cpu("progan", 32, N_LABELS)
     assert build(cpu)[0].blocks[-1].conv1.out_channels == 16  # 16 channels at 32x32
+    for arch in ("progan", "cpdgan"):  # cpu: a short run is step-starved, so one small minibatch throughout
+        for resolution in (32, 64):
+            config = GANConfig.cpu(arch, resolution, N_LABELS)
+            assert set(config.minibatch.values()) == {16}
+            assert config.total_kimg * 1000 / 16 >= 500  # G steps at the end of the schedule
 
 
 def test_config_validation_names_the_field() -> None:

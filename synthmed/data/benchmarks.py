@@ -7,11 +7,16 @@ original repository's (`build_dataset/dataset_tool.py`, paper-spec §1-2), and e
 numpy's legacy `RandomState` exactly where the original did, so that on the real datasets the
 splits match the original code's.
 
-One factor, `scale`, shrinks the benchmarks for small (phantom) datasets: it multiplies every
-count and frequency threshold (per-class train/val/test counts, the thresholds 256/7,400/110, the
-~4,000 val/test of the resolution benchmark, the brain balance of 107,365), each rounded half up
-with a floor of 1 (`ModalityParams.scaled`). Seeds, class counts (20, 15, ..., top 6) and the
-settings that name a point (`SETTINGS`) never scale.
+Two factors shrink the benchmarks (`ModalityParams.scaled`), each count rounded half up with a
+floor of 1. `scale` is the size of the dataset against the real one: it multiplies every count and
+frequency threshold (per-class train/val/test counts, the thresholds 256/7,400/110, the ~4,000
+val/test of the resolution benchmark, the brain balance of 107,365), so a small (phantom) dataset
+keeps the paper's structure. `train_scale` shrinks only training sets, where the size is not the
+benchmark's axis: the classes benchmark's per-class train counts, and the resolution benchmark's
+train split (a seeded random fraction of its rows). Evaluation splits and the samples benchmark's
+per-class counts (its axis) never take it: on a dataset of the real size (`scale` 1) they are the
+paper's. Seeds, class counts (20, 15, ..., top 6) and the settings that name a point (`SETTINGS`)
+never scale.
 
 Choices the original code leaves open, made here and applied identically at every scale:
 - Ties in combination counts are ranked by a stable sort (descending count; among equal counts the
@@ -88,23 +93,28 @@ class ModalityParams:
     samples_shuffle_train: bool  # brain shuffles the train split before grouping
     resolutions: tuple[int, ...]  # the resolution benchmark's points (GAN presets)
     base_resolution: int  # resolution the images are prepared at; lower ones by 2x2 box averaging
+    resolution_train_fraction: float = 1.0  # resolution benchmark: this fraction of the train split (paper: all)
 
-    def scaled(self, scale: float) -> ModalityParams:
-        """These numbers with every count and threshold multiplied by `scale` (half up, at least 1)."""
+    def scaled(self, scale: float, train_scale: float = 1.0) -> ModalityParams:
+        """These numbers with every count and threshold multiplied by `scale` (half up, at least 1),
+        and training sets (classes per-class train counts, the resolution train split) by `train_scale`."""
         if not scale > 0:
             raise ValueError(f"scale must be positive, got {scale!r}")
-        if scale == 1:
+        if not 0 < train_scale <= 1:
+            raise ValueError(f"train_scale must be in (0, 1], got {train_scale!r}")
+        if scale == 1 and train_scale == 1:
             return self
 
-        def s(n: int | None) -> int | None:
-            return None if n is None else max(1, math.floor(n * scale + 0.5))
+        def s(n: int | None, factor: float = scale) -> int | None:
+            return None if n is None else max(1, math.floor(n * factor + 0.5))
 
         return dataclasses.replace(
             self,
             frequency_threshold=s(self.frequency_threshold),
             resolution_val_test=s(self.resolution_val_test),
             balance_no_finding=s(self.balance_no_finding),
-            classes_train=tuple(s(n) for n in self.classes_train),
+            classes_train=tuple(s(n, scale * train_scale) for n in self.classes_train),
+            resolution_train_fraction=self.resolution_train_fraction * train_scale,
             classes_val=s(self.classes_val),
             classes_test=s(self.classes_test),
             samples_threshold=s(self.samples_threshold),
@@ -442,6 +452,10 @@ def _resolution(index: pd.DataFrame, a: _Arrays, modality: str, p: ModalityParam
     )
     if p.resolution_drop_last_test:
         test = test[:-1]
+    if p.resolution_train_fraction < 1:  # not in the paper: a smaller training set for small profiles
+        keep = max(1, math.floor(len(train) * p.resolution_train_fraction + 0.5))
+        train = np.sort(_shuffled(train, seed + 2)[:keep])  # index order, as the whole split has
+        val, test = _in_train(a, val, train), _in_train(a, test, train)
     class_keys, _ = _ranked(a.keys[train])
     return {
         r: _subset(index, a, BenchmarkPoint(modality, "resolution", r), scale, train, val, test, class_keys)
@@ -550,20 +564,20 @@ _BUILDERS = {"resolution": _resolution, "classes": _classes, "samples": _samples
 
 
 def build_benchmark(
-    index: pd.DataFrame, modality: str, benchmark: str, scale: float = 1.0
+    index: pd.DataFrame, modality: str, benchmark: str, scale: float = 1.0, train_scale: float = 1.0
 ) -> dict[int, Subset]:
-    """Every point of one benchmark, keyed by its setting (see `SETTINGS`)."""
+    """Every point of one benchmark, keyed by its setting (see `SETTINGS`); the factors as in the module doc."""
     if benchmark not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {benchmark!r}; expected one of {BENCHMARKS}")
     if modality not in PAPER_PARAMS:
         raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
-    p = PAPER_PARAMS[modality].scaled(scale)
+    p = PAPER_PARAMS[modality].scaled(scale, train_scale)
     return _BUILDERS[benchmark](index, _arrays(index, modality), modality, p, scale)
 
 
-def build_point(index: pd.DataFrame, point: BenchmarkPoint, scale: float = 1.0) -> Subset:
+def build_point(index: pd.DataFrame, point: BenchmarkPoint, scale: float = 1.0, train_scale: float = 1.0) -> Subset:
     """The train/val/test subset of one benchmark point, built from a paper index."""
-    subsets = build_benchmark(index, point.modality, point.benchmark, scale)
+    subsets = build_benchmark(index, point.modality, point.benchmark, scale, train_scale)
     if point.benchmark == "resolution" and point.setting not in subsets:
         any_subset = next(iter(subsets.values()))  # every resolution shares one subset
         return dataclasses.replace(any_subset, point=point)
@@ -593,10 +607,10 @@ def combination_counts(index: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return table
 
 
-def benchmark_table(index: pd.DataFrame, modality: str, scale: float = 1.0) -> pd.DataFrame:
+def benchmark_table(index: pd.DataFrame, modality: str, scale: float = 1.0, train_scale: float = 1.0) -> pd.DataFrame:
     """One row per benchmark point with its sizes (`Subset.sizes`) and the per-class numbers asked
     for. A benchmark the index cannot support (`TooFewCombinations`) gets rows with a `note`."""
-    p = PAPER_PARAMS[modality].scaled(scale)
+    p = PAPER_PARAMS[modality].scaled(scale, train_scale)
     asked = {
         "resolution": dict.fromkeys(p.resolutions),
         "classes": dict(zip(p.classes, p.classes_train, strict=True)),
@@ -605,7 +619,7 @@ def benchmark_table(index: pd.DataFrame, modality: str, scale: float = 1.0) -> p
     rows = []
     for benchmark in BENCHMARKS:
         try:
-            subsets = build_benchmark(index, modality, benchmark, scale)
+            subsets = build_benchmark(index, modality, benchmark, scale, train_scale)
         except TooFewCombinations as err:
             for setting in SETTINGS[modality, benchmark]:
                 rows.append(

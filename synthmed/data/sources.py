@@ -34,7 +34,9 @@ def phantom_root(modality: str, data: DataConfig) -> Path:
     from synthmed.data import phantoms
 
     n_patients = data.chest_patients if modality == "chest" else data.brain_patients
-    key = stable_hash(modality, n_patients, data.seed, data.chest_label_source, phantoms.PHANTOM_VERSION)
+    # The film size enters the key only when it is not CheXpert-small's 320 px, so earlier keys hold.
+    chest_extra = (data.chest_short_side,) if modality == "chest" and data.chest_short_side != 320 else ()
+    key = stable_hash(modality, n_patients, data.seed, data.chest_label_source, phantoms.PHANTOM_VERSION, *chest_extra)
     final = home() / "phantoms" / f"{modality}-{key}"
     if final.exists():
         return final
@@ -43,7 +45,8 @@ def phantom_root(modality: str, data: DataConfig) -> Path:
     log.info("writing %s phantoms (%d patients) to %s", modality, n_patients, final)
     if modality == "chest":
         phantoms.make_chexpert(
-            tmp, n_patients=n_patients, seed=data.seed, label_source=data.chest_label_source
+            tmp, n_patients=n_patients, seed=data.seed, label_source=data.chest_label_source,
+            short_side=data.chest_short_side, progress=False,
         )
     elif modality == "brain":
         phantoms.make_rsna(tmp, n_patients=n_patients, seed=data.seed, progress=False)

@@ -206,22 +206,23 @@ class GANConfig:
         """Narrow networks trained briefly, for the book's default `cpu` profile on 2 CPU cores.
 
         Both archs: latent 64, fmap_base 256, fmap_max 64, so 64 channels at 4x4 and 8x8, 32 at
-        16x16, 16 at 32x32 and 8 at 64x64. At 32x32 G has 0.23M parameters (prog-GAN) or 0.28M
-        (cpD-GAN). The paper gives cpD-GAN twice prog-GAN's fmap_base, which changes nothing up to
-        32x32 where both reach fmap_max; we use one width for both so the two differ in architecture
-        only. Same lr as the paper; minibatch 64 (32 at 64x64, 16 at 128x128).
-        prog-GAN grows from 8x8 with 0.5 kimg per level and 0.5 per fade-in (full resolution at
-        2 kimg for 32x32, 3 for 64x64). As in the paper, both GANs get the same total:
-        full-resolution kimg + 1.5 (3.5 kimg at 32x32, 4.5 at 64x64), with the Fréchet distance
-        evaluated every 1 kimg from full-resolution kimg + 1 and at the end. Measured on 2 cores with
-        two one-thread processes, a 32x32 run takes about 85 s at 4 kimg and a 64x64 run 170-240 s at
-        5 kimg; the book trains 32 GANs, and this schedule is what fits the cpu profile's hour, about
-        3,400 times shorter than the paper's 12,000 kimg.
-        Runs this short do not converge: the samples are blurred shapes, and the book says so.
-        EMA beta 0.95 (half-life 14 steps, under 1 kimg): the paper's 0.999 would average over
-        more steps than a CPU run has.
+        16x16, 16 at 32x32 and 8 at 64x64. The paper gives cpD-GAN twice prog-GAN's fmap_base, which
+        changes nothing up to 32x32 where both reach fmap_max; we use one width for both so the two
+        differ in architecture only. Learning rates are the paper's.
+
+        Steps, not images: minibatch 16 at every resolution (paper: 64-256), because a short run is
+        starved of steps, not of images. Measured with `benchmarks/gan_learning_curve.py cpu` (chest
+        classes-20 at 32x32, `book/reproduce.md`): at minibatch 64 a 4 kimg run makes about 60 G
+        steps and neither GAN draws a chest; at minibatch 16 the same kimg make four times the steps
+        and both draw chest films by 8-10 kimg. prog-GAN grows from 8x8 with 0.75 kimg per level and
+        per fade-in (full resolution at 3 kimg for 32x32, 4.5 for 64x64); both GANs stop at
+        full-resolution kimg + 5 at the latest (8 kimg at 32x32, 9.5 at 64x64), with the Fréchet
+        distance every 1.5 kimg from full resolution + 2. About 500 G steps: what the cpu book's
+        budget affords for 32 GANs (two one-thread processes train about 55 images/s each at 32x32),
+        some 1,500 times shorter than the paper's 12,000 kimg. EMA beta 0.995 (half-life 138 G
+        steps, about 2 kimg): the paper's 0.999 (half-life 693 steps) would average over more
+        steps than a run has.
         """
-        minibatch = {8: 64, 16: 64, 32: 64, 64: 32, 128: 16}
         return cls._small(
             arch,
             resolution,
@@ -229,12 +230,12 @@ class GANConfig:
             latent=64,
             fmap_base=256,
             fmap_max=64,
-            minibatch=minibatch,
-            grow_kimg=0.5,
-            after_full_kimg=1.5,
-            first_fd_after_kimg=1,
-            fid_every_kimg=1,
-            ema_beta=0.95,
+            minibatch=dict.fromkeys((8, 16, 32, 64, 128), 16),
+            grow_kimg=0.75,
+            after_full_kimg=5,
+            first_fd_after_kimg=2,
+            fid_every_kimg=1.5,
+            ema_beta=0.995,
         )
 
     @classmethod

@@ -75,7 +75,7 @@ from synthmed.gan.sample import generate_uint8
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "synthmed.gan.checkpoint/1"
-CACHE_VERSION = 1  # part of train_gan_cached's key: bump when a change here changes what a run produces
+CACHE_VERSION = 2  # part of train_gan_cached's key: bump when a change here changes what a run produces
 PAPER_FD_IMAGES = 10_000  # paper-spec §3.1: FID on 10,000 real train images vs 10,000 fakes
 # Config fields that fix the networks' parameter shapes: a checkpoint must agree on all of them.
 ARCHITECTURE_FIELDS = ("arch", "resolution", "n_labels", "channels", "latent", "fmap_base", "fmap_max")

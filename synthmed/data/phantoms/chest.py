@@ -215,11 +215,13 @@ def make_chexpert(
     seed: int,
     label_source: str = "auto",
     progress: bool = True,
+    short_side: int = SHORT_SIDE,
 ) -> Path:
     """Write a phantom CheXpert-v1.0-small under `root` and return `root` (what `read_index` takes).
 
     Writes `root/CheXpert-v1.0-small/train.csv` (CheXpert's columns and 1.0/0.0/-1.0/blank coding)
-    and one grayscale JPEG per row at `root/<Path>`, about 320 px on the short side. With real
+    and one grayscale JPEG per row at `root/<Path>`, `short_side` px on the short side (CheXpert-small:
+    about 320). With real
     labels, `n_patients` whole patients (all studies and views) are drawn from CheXpert's table and
     keep their original paths and rows; with synthetic labels, patients are numbered 1..n_patients.
     A `phantom.json` beside train.csv records the seed, patients and label source.
@@ -240,7 +242,8 @@ def make_chexpert(
     writer.writerow(CSV_COLUMNS)
     writer.writerows(rows.to_numpy().tolist())
     (dataset / CSV_NAME).write_text(buffer.getvalue(), encoding="utf-8")
-    meta = {"seed": seed, "n_patients": n_patients, "label_source": source, "images": len(rows)}
+    meta = {"seed": seed, "n_patients": n_patients, "label_source": source, "images": len(rows),
+            "short_side": short_side}
     (dataset / "phantom.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
     made_dirs: set[Path] = set()
@@ -251,7 +254,7 @@ def make_chexpert(
         if out.parent not in made_dirs:
             out.parent.mkdir(parents=True, exist_ok=True)
             made_dirs.add(out.parent)
-        image = render_row(row, seed)
+        image = render_row(row, seed, short_side)
         Image.fromarray(image).save(out, format="JPEG", quality=JPEG_QUALITY)
     log.info(
         "wrote %d chest phantom images of %d patients (%s labels) to %s",
@@ -274,10 +277,11 @@ def _draw_patients(table: pd.DataFrame, n_patients: int, seed: int) -> pd.DataFr
     return table[keep].reset_index(drop=True)
 
 
-def render_row(row: Sequence[str], seed: int) -> np.ndarray:
+def render_row(row: Sequence[str], seed: int, short_side: int = SHORT_SIDE) -> np.ndarray:
     """Render one train.csv row (its fields in column order) as a uint8 (height, width) image.
 
-    The image depends only on the row and the seed, so any subset of rows renders the same.
+    The image depends only on the row, the seed and `short_side` (pixels), so any subset of rows
+    renders the same.
     """
     path = str(row[0])
     match = _PATH_NUMBERS.search(path)
@@ -294,7 +298,9 @@ def render_row(row: Sequence[str], seed: int) -> np.ndarray:
     study_rng = np.random.default_rng([seed, 2, pid, study])
     draws = study_rng.random((len(CHEXPERT_LABELS), 12))
     signs = _severities(labels, draws)
-    shot = _draw_shot(np.random.default_rng([seed, 1, pid, study, view]), ap=row[4] == "AP", lateral=lateral)
+    shot = _draw_shot(
+        np.random.default_rng([seed, 1, pid, study, view]), ap=row[4] == "AP", lateral=lateral, short_side=short_side
+    )
     if lateral:
         return _render_lateral(patient, shot, signs, draws)
     return _render_frontal(patient, shot, signs, draws)
@@ -372,10 +378,12 @@ class _Shot:
     arms: bool  # the arms lie along the sides, in the frame
 
 
-def _draw_shot(rng: np.random.Generator, ap: bool, lateral: bool) -> _Shot:
-    long_side = 2 * int(round(SHORT_SIDE * rng.uniform(1.1, 1.3) / 2))  # even: drawn at half resolution first
+def _draw_shot(rng: np.random.Generator, ap: bool, lateral: bool, short_side: int = SHORT_SIDE) -> _Shot:
+    if short_side < 32 or short_side % 2:
+        raise ValueError(f"short_side must be an even number of pixels >= 32, got {short_side}")
+    long_side = 2 * int(round(short_side * rng.uniform(1.1, 1.3) / 2))  # even: drawn at half resolution first
     portrait = rng.random() < 0.5
-    height, width = (long_side, SHORT_SIDE) if portrait else (SHORT_SIDE, long_side)
+    height, width = (long_side, short_side) if portrait else (short_side, long_side)
     return _Shot(
         height=height,
         width=width,
