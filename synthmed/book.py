@@ -25,7 +25,9 @@ import synthmed
 
 log = logging.getLogger(__name__)
 
-EXECUTION_TIMEOUT_S = 1800  # per cell; papermill can lose a widget message and wait forever (book-stack.md §4.3)
+# Per cell: a cpu sweep cell runs up to about half an hour; papermill can lose a widget message
+# and wait forever (book-stack.md §4.3).
+EXECUTION_TIMEOUT_S = 3600
 # A cell tagged "widget" waits at most this long for its reply. Widget cells are quick, but
 # nbclient now and then misses the reply to one and, with no timeout, waits forever; with one,
 # the wait ends at the timeout and the reply is read (book-stack.md §4.3). A short timeout on

@@ -9,10 +9,11 @@ from pathlib import Path
 
 
 def _book(args: argparse.Namespace) -> int:
-    from synthmed.book import NotebookFailed, build
+    from synthmed.book import EXECUTION_TIMEOUT_S, NotebookFailed, build
 
     try:
-        runs = build(args.root, args.profile, force=args.force, timeout=args.timeout, html=not args.no_html)
+        timeout = args.timeout if args.timeout is not None else EXECUTION_TIMEOUT_S
+        runs = build(args.root, args.profile, force=args.force, timeout=timeout, html=not args.no_html)
     except NotebookFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -98,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--profile", default="cpu", choices=("tiny", "cpu", "paper"))
     book.add_argument("--root", default=".", help="repository root holding _toc.yml (default: .)")
     book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
-    book.add_argument("--timeout", type=int, default=1800, help="per-cell execution timeout in seconds")
+    book.add_argument(
+        "--timeout", type=int, default=None, help="per-cell execution timeout in seconds (default: 3600)"
+    )
     book.add_argument("--no-html", action="store_true", help="execute notebooks only")
     book.set_defaults(func=_book)
 
