@@ -133,7 +133,9 @@ display(widgets.benchmark_explorer(results, chapter.label_results, title=chapter
 # - **Data.** Unless `data_root` points at the real downloads, the images are phantoms: rendered
 #   findings on synthetic anatomy, with CheXpert's real label rows for the chest set. What makes a
 #   combination hard to generate is therefore different from real radiographs and CT.
-# - **Scale.** The `cpu` profile shrinks every per-combination count by the profile's benchmark scale,
+# - **Scale.** Counts follow the profile's two factors (see {doc}`data`): the benchmark scale (the
+#   dataset's size against the real one) multiplies every count, and the training-set factor shrinks
+#   the per-combination training counts, never the test and validation splits. The `cpu` profile
 #   sweeps three of the paper's settings per modality, trains narrow GANs for a few thousand images
 #   (the paper: 12 million) and a compact CNN instead of DenseNet-121 on 224x224 inputs.
 # - **Early stopping.** The Fréchet distance that stops GAN training is computed in the features of

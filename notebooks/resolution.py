@@ -125,9 +125,11 @@ display(widgets.benchmark_explorer(results, chapter.label_results, title=chapter
 # - **Data.** Unless `data_root` points at the real downloads, the images are phantoms: rendered
 #   findings on synthetic anatomy, with CheXpert's real label rows for the chest set. What makes a
 #   combination hard to generate is therefore different from real radiographs and CT.
-# - **Scale.** The `cpu` profile shrinks every count by the profile's benchmark scale, runs 32x32 and
-#   64x64 only (not 128x128), trains narrow GANs for a few thousand images (the paper: 12 to 16
-#   million) and a compact CNN instead of DenseNet-121 on 224x224 inputs.
+# - **Scale.** Counts follow the profile's two factors (see {doc}`data`): the benchmark scale (the
+#   dataset's size against the real one) multiplies every count, and the training-set factor keeps a
+#   random fraction of the training split, never of the test and validation splits. The `cpu` profile
+#   runs 32x32 and 64x64 only (not 128x128), trains narrow GANs for a few thousand images (the paper:
+#   12 to 16 million) and a compact CNN instead of DenseNet-121 on 224x224 inputs.
 # - **Early stopping.** The Fréchet distance that stops GAN training is computed in the features of
 #   the point's own real-trained classifier, not Inception's (no weights can be downloaded here).
 # - **Runs.** The CPU profiles run each point once; the paper drew error bars from repeated runs

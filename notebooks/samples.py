@@ -141,8 +141,10 @@ display(widgets.benchmark_explorer(results, chapter.label_results, title=chapter
 # - **Data.** Unless `data_root` points at the real downloads, the images are phantoms: rendered
 #   findings on synthetic anatomy, with CheXpert's real label rows for the chest set. What makes a
 #   combination hard to generate is therefore different from real radiographs and CT.
-# - **Scale.** The `cpu` profile shrinks every per-combination count by the profile's benchmark scale,
-#   sweeps three of the paper's eight settings per modality (largest, middle, smallest), trains
+# - **Scale.** The benchmark scale (the dataset's size against the real one, see {doc}`data`)
+#   multiplies every count; nothing else shrinks this benchmark's per-combination counts, its axis, so
+#   where the scale is 1 they are the paper's. The `cpu` profile sweeps three of the paper's eight
+#   settings per modality (largest, middle, smallest), trains
 #   narrow GANs for a few thousand images (the paper: 12 million) and a compact CNN instead of
 #   DenseNet-121 on 224x224 inputs.
 # - **Early stopping.** The Fréchet distance that stops GAN training is computed in the features of

@@ -298,7 +298,8 @@ display(Markdown("\n".join(notes)))
 #
 # - **Data.** Unless `data_root` points at the real downloads, every image here is a phantom made
 #   by `synthmed` (see {doc}`data`), so these AUCs say how hard the phantoms are, not how hard
-#   chest X-rays or head CT are. The benchmark counts are the paper's times the profile's scale.
+#   chest X-rays or head CT are. The benchmark counts are the paper's times the profile's benchmark
+#   scale, and the training sets that are not an axis also times its training-set factor (see {doc}`data`).
 # - **Classifier.** At the `cpu` and `tiny` profiles a compact CNN replaces DenseNet-121, and in
 #   every profile it is trained from scratch, because ImageNet weights cannot be downloaded here.
 # - **Generators.** Small networks trained for a few thousand images instead of millions, early

@@ -211,17 +211,19 @@ class GANConfig:
         differ in architecture only. Learning rates are the paper's.
 
         Steps, not images: minibatch 16 at every resolution (paper: 64-256), because a short run is
-        starved of steps, not of images. Measured with `benchmarks/gan_learning_curve.py cpu` (chest
-        classes-20 at 32x32, `book/reproduce.md`): at minibatch 64 a 4 kimg run makes about 60 G
-        steps and neither GAN draws a chest; at minibatch 16 the same kimg make four times the steps
-        and both draw chest films by 8-10 kimg. prog-GAN grows from 8x8 with 0.75 kimg per level and
-        per fade-in (full resolution at 3 kimg for 32x32, 4.5 for 64x64); both GANs stop at
-        full-resolution kimg + 5 at the latest (8 kimg at 32x32, 9.5 at 64x64), with the Fréchet
-        distance every 1.5 kimg from full resolution + 2. About 500 G steps: what the cpu book's
-        budget affords for 32 GANs (two one-thread processes train about 55 images/s each at 32x32),
-        some 1,500 times shorter than the paper's 12,000 kimg. EMA beta 0.995 (half-life 138 G
-        steps, about 2 kimg): the paper's 0.999 (half-life 693 steps) would average over more
-        steps than a run has.
+        starved of steps, not of images: at minibatch 64 the earlier 3.5 kimg schedule made about
+        55 G steps. prog-GAN grows from 8x8 with 0.75 kimg per level and per fade-in (full
+        resolution at 3 kimg for 32x32, 4.5 for 64x64); both GANs stop at full-resolution kimg + 5
+        at the latest (8 kimg at 32x32, 9.5 at 64x64: 500-600 G steps), with the Fréchet distance
+        every 1.5 kimg from full resolution + 2. Training takes 94-117 s per 32x32 run and 186-234 s
+        per 64x64 run on one thread, which is what the cpu book's budget affords for 32 GANs; the
+        paper trains about 1,500 times longer. EMA beta 0.995 (half-life 138 G steps, about 2 kimg):
+        the paper's 0.999 (half-life 693 steps) would average over more steps than a run has.
+        This is still far too short: in the cpu book's generators chapter prog-GAN draws blurred
+        chest and head outlines that barely change with the latent or the label, and cpD-GAN
+        (whose nearest-neighbour skip path, as in the original, starts out blocky) draws 4x4-block
+        textures; `benchmarks/gan_learning_curve.py` measures how both improve with longer runs
+        (`book/reproduce.md`).
         """
         return cls._small(
             arch,
