@@ -49,13 +49,24 @@ COLUMNS = ["generator", "kimg", "steps", "seconds", "fd", "auc_synthetic", "auc_
            "recovery"]
 
 
-def curve_config(generator: str, profile: str, resolution: int, n_labels: int, at: list[float], **changes):
-    """The profile's GAN config, trained to the last pause with no early stopping, with `changes` applied."""
+def curve_config(
+    generator: str,
+    profile: str,
+    resolution: int,
+    n_labels: int,
+    at: list[float],
+    *,
+    minibatch: int | None = None,  # one size at every resolution
+    grow_kimg: float | None = None,  # prog-GAN's kimg per level and per fade-in (ignored for cpD-GAN)
+    **changes,  # other GANConfig fields; None = the profile's
+):
+    """The profile's GAN config, trained to the last pause with no early stopping, with the changes applied."""
     config = experiments.gan_config(generator, profile, resolution, n_labels)
-    minibatch = changes.pop("minibatch", None)
+    changes = {k: v for k, v in changes.items() if v is not None}
     if minibatch is not None:
         changes["minibatch"] = dict.fromkeys(config.minibatch, minibatch)
-    changes = {k: v for k, v in changes.items() if v is not None}
+    if grow_kimg is not None and config.grows:
+        changes.update(lod_train_kimg=grow_kimg, lod_transition_kimg=grow_kimg)
     never = 10 * max(at)  # no Fréchet evaluation inside the run: the curve measures it at each pause
     return dataclasses.replace(config, total_kimg=max(at), min_fid_kimg=never, fid_every_kimg=never, **changes)
 
@@ -154,17 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     setting = args.setting if args.setting is not None else {"chest": 20, "brain": 10}[args.modality]
     by_arch = {arch: name for name, arch in experiments.GENERATORS.items()}
     generators = tuple(experiments.GENERATORS) if args.arch == "both" else (by_arch[args.arch],)
-    changes = {"minibatch": args.minibatch, "lr": args.lr, "ema_beta": args.ema_beta}
+    changes = {"minibatch": args.minibatch, "lr": args.lr, "ema_beta": args.ema_beta, "grow_kimg": args.grow_kimg}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as temp:
-        root = args.run_dir or Path(temp)
-        for generator in generators:
-            grow = {}
-            if args.grow_kimg is not None and experiments.GENERATORS[generator] == "progan":
-                grow = {"lod_train_kimg": args.grow_kimg, "lod_transition_kimg": args.grow_kimg}
-            learning_curve(args.profile, modality=args.modality, benchmark=args.benchmark, setting=setting,
-                           generators=(generator,), at=at, seed=args.seed, run_root=root,
-                           keep_grids=args.run_dir is not None, **changes, **grow)
+        learning_curve(args.profile, modality=args.modality, benchmark=args.benchmark, setting=setting,
+                       generators=generators, at=at, seed=args.seed, run_root=args.run_dir or Path(temp),
+                       keep_grids=args.run_dir is not None, **changes)
     print(f"# wall {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 

@@ -34,8 +34,9 @@ def phantom_root(modality: str, data: DataConfig) -> Path:
     from synthmed.data import phantoms
 
     n_patients = data.chest_patients if modality == "chest" else data.brain_patients
-    # The film size enters the key only when it is not CheXpert-small's 320 px, so earlier keys hold.
-    chest_extra = (data.chest_short_side,) if modality == "chest" and data.chest_short_side != 320 else ()
+    # The film size enters the key only when it is not the renderer's default, so earlier keys hold.
+    default_side = phantoms.chest.SHORT_SIDE
+    chest_extra = (data.chest_short_side,) if modality == "chest" and data.chest_short_side != default_side else ()
     key = stable_hash(modality, n_patients, data.seed, data.chest_label_source, phantoms.PHANTOM_VERSION, *chest_extra)
     final = home() / "phantoms" / f"{modality}-{key}"
     if final.exists():

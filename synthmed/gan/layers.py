@@ -139,7 +139,47 @@ def shift_sum_kernel(w: torch.Tensor) -> torch.Tensor:
     return p[..., 1:, 1:] + p[..., :-1, 1:] + p[..., 1:, :-1] + p[..., :-1, :-1]
 
 
-class EqualizedUpConv2d(nn.Module):
+class _FusedResampleConv2d(nn.Module):
+    """What the two fused resampling convs share: an odd k x k weight with equalised learning rate
+    (gain / sqrt(fan_in)), a bias starting at 0, and (k - 1) / 2 padding. Subclasses give the
+    weight's layout and fan-in, and the forward pass."""
+
+    direction = ""  # "up" or "down", for repr and errors
+
+    def __init__(
+        self,
+        in_channels: int,  # Input channels.
+        out_channels: int,  # Output channels.
+        kernel_size: int,  # Square kernel before fusing, odd (3 here).
+        *,
+        bias: bool,
+        gain: float,
+        weight_shape: tuple[int, int],  # the weight's first two dims (its layout)
+        fan_in_channels: int,  # fan_in = kernel_size**2 * this
+    ) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1 or in_channels < 1 or out_channels < 1:
+            raise ValueError(
+                f"{type(self).__name__} needs positive channels and an odd kernel, got {in_channels} -> "
+                f"{out_channels}, k={kernel_size}"
+            )
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.padding = (kernel_size - 1) // 2
+        self.weight = nn.Parameter(torch.randn(*weight_shape, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.fan_in = fan_in_channels * kernel_size * kernel_size
+        self.weight_gain = gain / math.sqrt(self.fan_in)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, {self.direction}=2, "
+            f"bias={self.bias is not None}, wgain={self.weight_gain:.4g}"
+        )
+
+
+class EqualizedUpConv2d(_FusedResampleConv2d):
     """Fused 2x nearest-neighbour up-sampling and conv: [N, Cin, H, W] -> [N, Cout, 2H, 2W].
 
     The original's ``upscale2d_conv2d``: a stride-2 transposed conv whose (k + 1) x (k + 1) kernel
@@ -152,6 +192,8 @@ class EqualizedUpConv2d(nn.Module):
     the true fan-in would use Cin). Only odd k.
     """
 
+    direction = "up"
+
     def __init__(
         self,
         in_channels: int,  # Input channels.
@@ -161,33 +203,16 @@ class EqualizedUpConv2d(nn.Module):
         bias: bool = True,  # Add a learned bias (starting at 0); False = no bias.
         gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(k * k * Cout); the original's default sqrt 2.
     ) -> None:
-        super().__init__()
-        if kernel_size % 2 != 1 or in_channels < 1 or out_channels < 1:
-            raise ValueError(
-                f"EqualizedUpConv2d needs positive channels and an odd kernel, got {in_channels} -> "
-                f"{out_channels}, k={kernel_size}"
-            )
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.padding = (kernel_size - 1) // 2
-        self.weight = nn.Parameter(torch.randn(in_channels, out_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.fan_in = out_channels * kernel_size * kernel_size  # get_weight's prod(shape[:-1])
-        self.weight_gain = gain / math.sqrt(self.fan_in)
+        # fan-in from Cout: get_weight's prod(shape[:-1]) of the TF shape [k, k, Cout, Cin]
+        super().__init__(in_channels, out_channels, kernel_size, bias=bias, gain=gain,
+                         weight_shape=(in_channels, out_channels), fan_in_channels=out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = shift_sum_kernel(self.weight * self.weight_gain)  # [Cin, Cout, k + 1, k + 1]
         return F.conv_transpose2d(x, w, self.bias, stride=2, padding=self.padding)  # [N, Cout, 2H, 2W]
 
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, up=2, "
-            f"bias={self.bias is not None}, wgain={self.weight_gain:.4g}"
-        )
 
-
-class EqualizedDownConv2d(nn.Module):
+class EqualizedDownConv2d(_FusedResampleConv2d):
     """Fused conv and 2x2 box-average down-sampling: [N, Cin, H, W] -> [N, Cout, H/2, W/2] (H, W even).
 
     The original's ``conv2d_downscale2d``: a stride-2 conv whose (k + 1) x (k + 1) kernel is
@@ -198,6 +223,8 @@ class EqualizedDownConv2d(nn.Module):
     fan-in k * k * Cin. Only odd k.
     """
 
+    direction = "down"
+
     def __init__(
         self,
         in_channels: int,  # Input channels.
@@ -207,30 +234,12 @@ class EqualizedDownConv2d(nn.Module):
         bias: bool = True,  # Add a learned bias (starting at 0); False = no bias.
         gain: float = LRELU_GAIN,  # Run-time weight scale is gain / sqrt(k * k * Cin); the original's default sqrt 2.
     ) -> None:
-        super().__init__()
-        if kernel_size % 2 != 1 or in_channels < 1 or out_channels < 1:
-            raise ValueError(
-                f"EqualizedDownConv2d needs positive channels and an odd kernel, got {in_channels} -> "
-                f"{out_channels}, k={kernel_size}"
-            )
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.padding = (kernel_size - 1) // 2
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.fan_in = in_channels * kernel_size * kernel_size
-        self.weight_gain = gain / math.sqrt(self.fan_in)
+        super().__init__(in_channels, out_channels, kernel_size, bias=bias, gain=gain,
+                         weight_shape=(out_channels, in_channels), fan_in_channels=in_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = shift_sum_kernel(self.weight * (self.weight_gain * 0.25))  # [Cout, Cin, k + 1, k + 1]
         return F.conv2d(x, w, self.bias, stride=2, padding=self.padding)  # [N, Cout, H/2, W/2]
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, down=2, "
-            f"bias={self.bias is not None}, wgain={self.weight_gain:.4g}"
-        )
 
 
 # ----------------------------------------------------------------------------
