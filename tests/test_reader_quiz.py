@@ -174,3 +174,99 @@ def test_machine_read_trains_on_train_tests_on_test_and_names_the_point(monkeypa
     }
     assert [x is y for x, y in zip([*seen["train"], *seen["test"]], [a, b, c, d], strict=True)] == [True] * 4
     assert seen["cached"] is True
+
+
+# -- Answers survive a second quiz on the same file and a save that fails halfway. -------------
+
+
+def test_two_quizzes_on_one_file_keep_every_answer(tmp_path: Path) -> None:
+    items = make_items(_images(6, 0, 0), _images(6, 1, 0), n_per_class=3, modality="chest", generator="g", seed=1)
+    csv = tmp_path / "shared.csv"
+    one = Quiz(items, csv, reader_id="a")  # both open before either answers: each holds the same empty view
+    two = Quiz(items, csv, reader_id="b")
+    for _ in range(3):
+        one.answer("real")
+        two.answer("synthetic")
+    one.answer("real")
+    one.stop()
+    reads = read_responses(csv)
+    assert sorted(reads["reader_id"]) == ["a"] * 4 + ["b"] * 3
+    assert len(two.responses()) == 7  # the second quiz sees the first's answers too
+    # A third quiz opened by reader "a" resumes after its four answers and keeps "b"'s.
+    again = Quiz(items, csv, reader_id="a")
+    assert len(again._queue) == 2
+    again.answer("synthetic")
+    assert sorted(read_responses(csv)["reader_id"]) == ["a"] * 5 + ["b"] * 3
+
+
+def test_the_same_reader_in_two_windows_does_not_break_the_file(tmp_path: Path) -> None:
+    items = make_items(_images(4, 0, 0), _images(4, 1, 0), n_per_class=2, modality="chest", generator="g", seed=2)
+    csv = tmp_path / "r.csv"
+    left, right = Quiz(items, csv, reader_id="a"), Quiz(items, csv, reader_id="a")
+    left.answer("real")
+    right.answer("synthetic")  # the same first image: the first answer stays, the file stays valid
+    reads = read_responses(csv)
+    assert len(reads) == 1 and reads["answer"].tolist() == ["real"]
+
+
+def _half_then_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every write (os.write, or a file opened for writing through io.open as pathlib does) writes
+    half of what it is given, then raises as a full disk does."""
+    import errno
+    import io
+    import os
+
+    def full() -> OSError:
+        return OSError(errno.ENOSPC, "No space left on device")
+
+    real_write, real_open = os.write, io.open
+    written = {"os": False}
+
+    def write(fd, data):
+        if written["os"]:
+            raise full()
+        written["os"] = True
+        return real_write(fd, bytes(data[: max(1, len(data) // 2)]))
+
+    class HalfFile:
+        def __init__(self, handle) -> None:
+            self.handle = handle
+
+        def write(self, data):
+            self.handle.write(data[: len(data) // 2])
+            self.handle.flush()
+            raise full()
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    def open_(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        return HalfFile(handle) if any(m in mode for m in "wax+") else handle
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(io, "open", open_)
+
+
+def test_a_save_that_fails_halfway_keeps_earlier_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    items = make_items(_images(6, 0, 0), _images(6, 1, 0), n_per_class=3, modality="brain", generator="g", seed=4)
+    csv = tmp_path / "r.csv"
+    quiz = Quiz(items, csv, reader_id="a")
+    for _ in range(3):
+        quiz.answer("real")
+    before = csv.read_bytes()
+    with monkeypatch.context() as patch:
+        _half_then_fail(patch)
+        with pytest.raises(OSError, match="No space"):
+            quiz.answer("synthetic")
+    assert csv.read_bytes() == before and len(read_responses(csv)) == 3
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []  # no half-written temp left
+    quiz.answer("real")  # the failed answer was kept and is saved with the next
+    reads = read_responses(csv)
+    assert len(reads) == 5 and reads["answer"].tolist()[3:] == ["synthetic", "real"]

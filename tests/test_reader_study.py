@@ -355,3 +355,28 @@ def test_writer_refuses_bad_frames_and_writes_nothing(tmp_path) -> None:
     assert not path.exists()
     with pytest.raises(DataError, match="lack columns"):
         write_responses(reads.drop(columns=["truth"]), path)
+
+
+def test_append_responses_rereads_the_file_and_writes_atomically(tmp_path, monkeypatch) -> None:
+    import os
+
+    from synthmed.reader.responses import append_responses
+
+    panel = simulate_panel(n_readers=3, reads_per_reader=4, accuracies=0.7, seed=2)
+    path = tmp_path / "reads.csv"
+    first = panel[panel["reader_id"] == panel["reader_id"].iloc[0]]
+    others = panel[panel["reader_id"] != first["reader_id"].iloc[0]]
+    assert append_responses(first, path) == len(first)
+    assert append_responses(others, path) == len(others)
+    assert len(read_responses(path)) == len(panel)
+    with pytest.raises(DataError, match="already read image"):  # a repeated read is refused, file unchanged
+        append_responses(first.head(1), path)
+    assert append_responses(first.head(1), path, skip_repeated=True) == 0
+    assert len(read_responses(path)) == len(panel)
+
+    before = path.read_bytes()
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("crash before the rename")))
+    with pytest.raises(OSError, match="crash"):
+        write_responses(panel.head(2), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".reads.csv.lock", "reads.csv"]

@@ -1,8 +1,9 @@
 """The real-or-synthetic quiz: an ipywidgets app that records reads in the responses CSV format.
 
 It shows a balanced, shuffled set of real and synthetic images one at a time, with Real /
-Synthetic buttons and a confidence slider, times each answer and writes every answer to the CSV
-at once, so a reader can stop at any point and resume later from the same file. The truth stays
+Synthetic buttons and a confidence slider, times each answer and adds every answer to the CSV
+at once (`append_responses`: locked, atomic, never from a stale copy of the file), so a reader can
+stop at any point and resume later from the same file, and several readers can share one file. The truth stays
 in Python: the page only ever holds the image's pixels and an opaque id.
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from synthmed.reader.responses import RESPONSE_COLUMNS, read_responses, write_responses
+from synthmed.reader.responses import RESPONSE_COLUMNS, append_responses, read_responses
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,11 @@ class Quiz:
         self.reader_experience = reader_experience
         self.display_size = display_size
         self._clock = clock
-        self._rows: list[dict[str, object]] = []
-        self._others = pd.DataFrame(columns=list(RESPONSE_COLUMNS))
-        if self.path.exists():  # resume: keep every earlier read, skip what this reader answered
+        self._rows: list[dict[str, object]] = []  # this reader's reads, saved or not
+        self._pending: list[dict[str, object]] = []  # reads not yet in the file (a save failed)
+        if self.path.exists():  # resume: skip what this reader answered
             previous = read_responses(self.path)
-            mine = previous["reader_id"] == reader_id
-            self._others = previous[~mine]
-            self._rows = previous[mine].to_dict("records")
+            self._rows = previous[previous["reader_id"] == reader_id].to_dict("records")
         done = {row["image_id"] for row in self._rows}
         self._queue = [item for item in items if item.image_id not in done]
         self._shown_at = 0.0
@@ -145,33 +144,38 @@ class Quiz:
         if self.finished:
             return
         item = self._queue.pop(0)
-        self._rows.append(
-            {
-                "reader_id": self.reader_id,
-                "reader_experience": self.reader_experience,
-                "image_id": item.image_id,
-                "modality": item.modality,
-                "resolution": item.resolution,
-                "generator": item.generator,
-                "truth": item.truth,
-                "answer": answer,
-                "confidence": int(self.confidence.value),
-                "response_time_s": round(max(0.0, self._clock() - self._shown_at), 3),
-            }
-        )
-        self.save()
-        self._show_next()
+        row = {
+            "reader_id": self.reader_id,
+            "reader_experience": self.reader_experience,
+            "image_id": item.image_id,
+            "modality": item.modality,
+            "resolution": item.resolution,
+            "generator": item.generator,
+            "truth": item.truth,
+            "answer": answer,
+            "confidence": int(self.confidence.value),
+            "response_time_s": round(max(0.0, self._clock() - self._shown_at), 3),
+        }
+        self._rows.append(row)
+        self._pending.append(row)
+        try:
+            self.save()
+        finally:  # a failed save keeps the answer pending; the next answer retries it
+            self._show_next()
 
     def responses(self) -> pd.DataFrame:
-        """Every read in the file: other readers' first, then this reader's."""
-        mine = pd.DataFrame(self._rows, columns=list(RESPONSE_COLUMNS))
-        return pd.concat([self._others, mine], ignore_index=True) if len(self._others) else mine
+        """Every read in the file as it is now (every reader's), then this reader's unsaved ones."""
+        saved = read_responses(self.path) if self.path.exists() else None
+        pending = pd.DataFrame(self._pending, columns=list(RESPONSE_COLUMNS))
+        return pending if saved is None else pd.concat([saved, pending], ignore_index=True)
 
     def save(self) -> Path:
-        responses = self.responses()
-        if len(responses):  # an empty responses file is not a valid one; nothing to keep yet
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_responses(responses, self.path)
+        """Add this reader's unsaved answers to the file; other readers' reads there are kept as they are.
+
+        A failed save (a full disk, say) leaves the file as it was and the answers pending for the next."""
+        if self._pending:
+            append_responses(pd.DataFrame(self._pending, columns=list(RESPONSE_COLUMNS)), self.path, skip_repeated=True)
+            self._pending = []
         return self.path
 
     def stop(self) -> None:

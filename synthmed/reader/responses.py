@@ -24,7 +24,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -76,18 +79,114 @@ def write_responses(responses: pd.DataFrame, path: str | Path) -> Path:
     """Write `responses` as a CSV that `read_responses` accepts; schema columns first, extras after.
 
     The text is validated before anything is written, so a bad frame raises DataError (naming the
-    line each bad row would have had) and leaves `path` untouched.
+    line each bad row would have had) and leaves `path` untouched. The file is replaced atomically,
+    under the same lock as `append_responses`: a crash mid-write leaves the old file whole.
     """
     path = Path(path)
+    text = _csv_text(responses, path)
+    _parse(text, source=f"{path} (not written)")
+    with _locked(path):
+        _write_atomic(path, text)
+    return path
+
+
+def append_responses(responses: pd.DataFrame, path: str | Path, *, skip_repeated: bool = False) -> int:
+    """Add `responses` to the file at `path`, keeping every read already in it; returns the reads added.
+
+    Under a lock on `path`, the file is re-read as it is now (never a copy read earlier, so two
+    quizzes on one file keep each other's answers), the new rows are appended to its text, the whole
+    is validated and then swapped in atomically: a crash or a full disk mid-save leaves the file as it
+    was. `skip_repeated`: drop new reads whose reader already read that image in the file (the same
+    reader in two windows) instead of raising DataError.
+    """
+    path = Path(path)
+    new_text = _csv_text(responses, path)
+    _parse(new_text, source=f"{path} (not written)")
+    with _locked(path):
+        old = path.read_text(encoding="utf-8-sig") if path.exists() else ""
+        if not old.strip():
+            _write_atomic(path, new_text)
+            return len(responses)
+        existing = _parse(old, source=str(path))
+        header = next(csv.reader(io.StringIO(old, newline="")))
+        header = [name.strip() for name in header]
+        unknown = [c for c in responses.columns if c not in header]
+        if unknown:
+            raise DataError(f"cannot add to {path}: its header lacks columns {unknown}")
+        rows = responses.reindex(columns=header, fill_value="")
+        if skip_repeated:
+            done = set(zip(existing["reader_id"], existing["image_id"], strict=True))
+            keep = [
+                (str(r).strip(), str(i).strip()) not in done
+                for r, i in zip(rows["reader_id"], rows["image_id"], strict=True)
+            ]
+            rows = rows[keep]
+        if rows.empty:
+            return 0
+        merged = old if old.endswith("\n") else old + "\n"
+        merged += rows.to_csv(index=False, header=False, lineterminator="\n")
+        _parse(merged, source=f"{path} with the new reads (not written)")
+        _write_atomic(path, merged)
+        return len(rows)
+
+
+LOCK_TIMEOUT_S = 60.0
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the lock on `path` (a hidden `.NAME.lock` beside it) that every writer of the file takes."""
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path.parent / f".{path.name}.lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise DataError(
+            f"{path}: another program has held its lock {lock.lock_file} for {LOCK_TIMEOUT_S:g} s; "
+            "close the other quiz or retry"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, sync it, then rename it over `path`."""
+    data = text.encode("utf-8")
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(temp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        Path(temp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        directory = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _csv_text(responses: pd.DataFrame, path: Path) -> str:
+    """`responses` as CSV text, schema columns first, extras after; DataError when columns are missing."""
     missing = [c for c in RESPONSE_COLUMNS if c not in responses.columns]
     if missing:
         raise DataError(f"cannot write {path}: responses lack columns {missing}")
     extras = [c for c in responses.columns if c not in RESPONSE_COLUMNS]
-    text = responses[[*RESPONSE_COLUMNS, *extras]].to_csv(index=False, lineterminator="\n")
-    _parse(text, source=f"{path} (not written)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return responses[[*RESPONSE_COLUMNS, *extras]].to_csv(index=False, lineterminator="\n")
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
