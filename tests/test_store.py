@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synthmed.cache import check, manifest_path
 from synthmed.data import BRAIN_LABELS, DataError, store
 from synthmed.data import benchmarks as bm
 
@@ -54,7 +56,10 @@ def cache(tmp_path: Path) -> Path:
 
 
 def files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    """What a folder holds besides lock files (which stay so that waiting processes share them)."""
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
 
 
 def test_builds_once_then_memory_maps_the_cache(images, cache):
@@ -67,7 +72,8 @@ def test_builds_once_then_memory_maps_the_cache(images, cache):
     again = store.image_array(images, loader, BASE, cache_dir=cache, progress=False)
     assert loader.calls == len(images)  # a cache hit never calls the loader
     np.testing.assert_array_equal(again, first)
-    assert [name for name in files(cache) if not name.endswith(".npy")] == []
+    (npy,) = [name for name in files(cache) if name.endswith(".npy")]
+    assert files(cache) == [npy, npy + ".manifest.json"]
 
 
 def test_changed_file_or_settings_rebuild(images, cache):
@@ -154,17 +160,57 @@ def test_threads_and_parallel_builders_agree(images, tmp_path):
         )
     assert files(tmp_path / "c") == []
     # Two builders of the same key at once: both succeed, one complete file remains.
+    shared = CountingLoader()
     with ThreadPoolExecutor(2) as pool:
         results = list(
             pool.map(
-                lambda _: store.image_array(
-                    images, CountingLoader(), 8, base_resolution=BASE, cache_dir=tmp_path / "d"
-                ),
+                lambda _: store.image_array(images, shared, 8, base_resolution=BASE, cache_dir=tmp_path / "d"),
                 range(2),
             )
         )
     np.testing.assert_array_equal(results[0], results[1])
-    assert len(files(tmp_path / "d")) == 2  # the base and the 8x8 array, no temporary files
+    assert shared.calls == len(images)  # one built it while the other waited for its lock, then read it
+    # The base and the 8x8 array with their manifests, no temporary files.
+    assert len(files(tmp_path / "d")) == 4 and not [n for n in files(tmp_path / "d") if ".tmp" in n]
+
+
+def damage(path: Path, how: str) -> None:
+    """Truncate the file, or overwrite some of its last bytes with others (same size)."""
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        data[-40:-8] = bytes(b ^ 0x5A for b in data[-40:-8])
+        path.write_bytes(data)
+
+
+@pytest.mark.parametrize("how", ["truncate", "garble"])
+@pytest.mark.parametrize("resolution", [BASE, 8])
+def test_a_corrupt_store_file_is_reported_and_rebuilt(images, cache, caplog, how, resolution):
+    loader = CountingLoader()
+    first = np.array(store.image_array(images, loader, resolution, base_resolution=BASE, cache_dir=cache))
+    (target,) = cache.glob(f"*-r{resolution}.npy")
+    damage(target, how)
+    calls = loader.calls
+    with caplog.at_level(logging.WARNING, logger="synthmed"):
+        again = store.image_array(images, loader, resolution, base_resolution=BASE, cache_dir=cache)
+    assert f"{target} is corrupt" in caplog.text
+    np.testing.assert_array_equal(again, first)
+    assert check(target) is None
+    # The base is read from the images again; a derived array from the intact base.
+    assert loader.calls == calls + (len(images) if resolution == BASE else 0)
+
+
+def test_a_store_file_without_manifest_is_rebuilt_once(images, cache, caplog):
+    loader = CountingLoader()
+    store.image_array(images, loader, BASE, cache_dir=cache)
+    (target,) = cache.glob("*.npy")
+    manifest_path(target).unlink()  # as an older version left it
+    with caplog.at_level(logging.INFO, logger="synthmed"):
+        store.image_array(images, loader, BASE, cache_dir=cache)
+        store.image_array(images, loader, BASE, cache_dir=cache)
+    assert loader.calls == 2 * len(images)
+    assert caplog.text.count("has no manifest") == 1
 
 
 def test_empty_path_list_gives_an_empty_array(cache):

@@ -9,8 +9,10 @@ replacing an image, or changing a setting, builds a new file; anything else reus
 
 As in the paper (paper-spec §1.1), images are prepared once at a base resolution (chest 256,
 brain 128) and every lower resolution is derived from that by 2x2 box averaging, rounded at the
-end; derived arrays are cached too. Files are written to a temporary name and renamed into place,
-so readers, parallel builders and interrupted builds never see a partial file.
+end; derived arrays are cached too. Files are written through `synthmed.cache`: atomically, with a
+manifest (shape, dtype, size, BLAKE2b hash) checked on every load, so a truncated or corrupted file
+is reported at WARNING and rebuilt, never used. A lock per file lets one process build it while
+parallel builders of the same file wait and then read it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from synthmed import cache
 from synthmed.config import home, stable_hash
 from synthmed.data import DataError
 
@@ -97,19 +99,35 @@ def _check_resolutions(resolution: int, base: int) -> int:
 
 
 def _write_atomic(target: Path, shape: tuple[int, ...], fill: Callable[[np.ndarray], None]) -> None:
-    """Create `target` as a uint8 .npy of `shape`, filled by `fill`, or leave nothing behind."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+    """Create `target` as a uint8 .npy of `shape`, filled by `fill`, with its manifest; or leave nothing."""
+
+    def write(temp: Path) -> None:
+        out = np.lib.format.open_memmap(temp, mode="w+", dtype=np.uint8, shape=shape)
         fill(out)
         out.flush()
         del out
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    cache.atomic_write(target, write, meta=_meta(shape))
+
+
+def _meta(shape: tuple[int, ...]) -> dict[str, Any]:
+    return {"shape": list(shape), "dtype": "uint8"}
+
+
+def _load_verified(target: Path, shape: tuple[int, ...], quiet: bool = False) -> np.ndarray | None:
+    """The cached array, memory-mapped read-only, when `target` matches its manifest; else None
+    (logged unless `quiet`)."""
+    if quiet:
+        if cache.check(target, _meta(shape)) is not None:
+            return None
+    elif not cache.verify(target, _meta(shape), what="image store file"):
+        return None
+    array = np.load(target, mmap_mode="r")
+    if array.shape != shape or array.dtype != np.uint8:  # a manifest that lies about its file
+        log.warning("image store file %s holds %s %s, expected uint8 %s; rebuilding it",
+                    target, array.dtype, array.shape, shape)
+        return None
+    return array
 
 
 def _load_checked(loader: Loader, path: str, resolution: int) -> np.ndarray:
@@ -169,8 +187,20 @@ def image_array(
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = stable_hash(_STORE_VERSION, _loader_id(loader), base, key_extra, _file_stats(paths))
     target = root / f"{key}-r{resolution}.npy"
-    if target.exists():
-        return np.load(target, mmap_mode="r")
+    shape = (len(paths), resolution, resolution)
+    cached = _load_verified(target, shape)
+    if cached is not None:
+        return cached
+    with cache.locked(target, what="image store file"):
+        cached = _load_verified(target, shape, quiet=True)  # built by another process while we waited?
+        if cached is not None:
+            return cached
+        _build(target, shape, paths, loader, resolution, base, factor, root, key_extra, progress, workers)
+    return np.load(target, mmap_mode="r")
+
+
+def _build(target: Path, shape: tuple[int, ...], paths: list[str], loader: Loader, resolution: int, base: int,
+           factor: int, root: Path, key_extra: Any, progress: bool, workers: int) -> None:
     if factor == 1:
 
         def fill(out: np.ndarray) -> None:
@@ -192,8 +222,7 @@ def image_array(
                 )
 
         log.info("deriving %d images at %dx%d from %dx%d", len(paths), resolution, resolution, base, base)
-    _write_atomic(target, (len(paths), resolution, resolution), fill)
-    return np.load(target, mmap_mode="r")
+    _write_atomic(target, shape, fill)
 
 
 def default_loader(modality: str, **loader_kwargs: Any) -> Loader:
