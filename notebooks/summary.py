@@ -40,22 +40,19 @@ pd.set_option("display.max_colwidth", None)  # tables hold sentences
 BENCHMARKS = {"classes": "Fewer label combinations", "samples": "Samples per class", "resolution": "Resolution"}
 seeds = sweep_seeds(profile, seed, n_seeds)
 found = {(m, b): results_path(m, b, profile).is_file() for b in BENCHMARKS for m in ("chest", "brain")}
-tables = {
-    b: pd.concat(
-        [
-            sweep_results(m, b, profile, seeds=seeds, data_root=data_root or None, device=device)
-            for m in ("chest", "brain")
-        ],
-        ignore_index=True,
-    )
+sweeps = {
+    (m, b): sweep_results(m, b, profile, seeds=seeds, data_root=data_root or None, device=device)
     for b in BENCHMARKS
+    for m in ("chest", "brain")
 }
+tables = {b: pd.concat([sweeps[m, b] for m in ("chest", "brain")], ignore_index=True) for b in BENCHMARKS}
 
 # %% [markdown]
 # ## The results tables
 #
-# One row per saved table: its runs, the settings and seeds they cover, and whether the table was
-# there (saved by its chapter) or computed on this page.
+# One row per saved table: its runs, the settings and seeds they cover, whether its runs were there
+# (saved by its chapter) or some or all were computed on this page, and the asked-for runs that
+# neither could make (a setting whose subset cannot be built), so a partial table never reads as complete.
 
 # %%
 inventory = pd.DataFrame(
@@ -66,7 +63,18 @@ inventory = pd.DataFrame(
             "runs": int((t["modality"] == m).sum()),
             "settings": ", ".join(str(s) for s in sorted(set(t.loc[t["modality"] == m, "setting"]))),
             "seeds": ", ".join(str(s) for s in sorted(set(t.loc[t["modality"] == m, "seed"]))),
-            "source": "saved by its chapter" if found[m, b] else "computed here",
+            "source": (
+                "computed here"
+                if not found[m, b]
+                else f"saved by its chapter, {len(sweeps[m, b].attrs['computed'])} runs computed here"
+                if sweeps[m, b].attrs["computed"]
+                else "saved by its chapter"
+            ),
+            "missing": "; ".join(
+                f"setting {x['setting']} seed {x['seed']} {x['generator']}: {x['reason']}"
+                for x in sweeps[m, b].attrs["missing"]
+            )
+            or "none",
         }
         for b, t in tables.items()
         for m in ("chest", "brain")

@@ -355,6 +355,10 @@ RESULT_COLUMNS: dict[str, str] = {
     "version": "object",
 }
 RESULT_KEY = ("modality", "benchmark", "setting", "generator", "seed", "profile")
+# A saved table is updated by key: a run's row replaces the saved row with the same key and keeps
+# the others. A saved row of the same run (RESULT_KEY) under another config hash was computed with
+# an older config and is replaced too, so the table keeps one row per run.
+MERGE_KEY = (*RESULT_KEY, "config_hash")
 # Per-label AUCs of every run, one row per (run, classifier, label); `label` "mean" is the mean row.
 LABEL_COLUMNS: dict[str, str] = {
     **{name: RESULT_COLUMNS[name] for name in RESULT_KEY},
@@ -511,19 +515,81 @@ def _label_rows(run: PointRun) -> pd.DataFrame:
 
 
 def _save_csv(table: pd.DataFrame, path: Path) -> None:
-    """Write through a temporary file beside `path`, then rename it over `path`."""
+    """Write through a synced temporary file beside `path`, then rename it over `path`."""
     import os
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
     try:
-        table.to_csv(temp, index=False)
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            table.to_csv(out, index=False)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+TABLE_LOCK_TIMEOUT_S = 600.0
+
+
+def _table_lock(path: Path):
+    """The lock every writer of the results table at `path` (and its per-label table) holds while it merges."""
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(path.parent / f".{path.name}.lock", timeout=TABLE_LOCK_TIMEOUT_S)
+
+
+def _saved_for_merge(path: Path, per_label: bool) -> pd.DataFrame | None:
+    """The table saved at `path`, or None when there is none; a table that cannot be read is moved
+    aside (WARNING naming both paths) rather than merged into or silently overwritten."""
+    if not path.exists():
+        return None
+    try:
+        return _read_table(path, per_label)
+    except ValueError as err:
+        aside = path.with_name(path.name + ".unreadable")
+        path.replace(aside)
+        log.warning("%s; moved it to %s and saved this run's rows alone", err, aside)
+        return None
+
+
+def _merge_tables(saved: pd.DataFrame | None, new: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """`saved` without the rows of the runs in `runs` (RESULT_KEY columns), then `new`."""
+    if saved is None or saved.empty:
+        return new
+    replaced = saved[list(RESULT_KEY)].merge(runs[list(RESULT_KEY)].drop_duplicates(), how="left", indicator=True)
+    kept = saved[(replaced["_merge"] == "left_only").to_numpy()]
+    if kept.empty or new.empty:
+        return new if kept.empty else kept.reset_index(drop=True)
+    return pd.concat([kept, new], ignore_index=True)
+
+
+def _save_merged(results: pd.DataFrame, labels: pd.DataFrame, modality: str, benchmark: str, profile: str) -> None:
+    """Merge a sweep's rows into its saved tables (`MERGE_KEY`), under the tables' lock, each written atomically."""
+    path = results_path(modality, benchmark, profile)
+    label_path = results_path(modality, benchmark, profile, per_label=True)
+    with _table_lock(path):
+        saved = _saved_for_merge(path, per_label=False)
+        if saved is not None and len(saved):
+            old = saved.merge(results[list(MERGE_KEY)], on=list(RESULT_KEY), suffixes=("", "_new"))
+            for _, row in old[old["config_hash"] != old["config_hash_new"]].iterrows():
+                log.warning(
+                    "%s: replacing %s %s setting %s %s seed %s computed with config %s by config %s",
+                    path,
+                    *(row[c] for c in ("modality", "benchmark", "setting", "generator", "seed")),
+                    row["config_hash"],
+                    row["config_hash_new"],
+                )
+        merged = validate_results(_merge_tables(saved, results, results))
+        merged_labels = validate_label_results(
+            _merge_tables(_saved_for_merge(label_path, per_label=True), labels, results)
+        )
+        _save_csv(merged, path)
+        _save_csv(merged_labels, label_path)
 
 
 def run_sweep(
@@ -549,9 +615,10 @@ def run_sweep(
     (`benchmarks.TooFewCombinations`) is skipped with a logged note and an entry in
     `df.attrs["skipped"]` (dicts: modality, benchmark, setting, reason).
 
-    Returns the validated results table (`RESULT_COLUMNS`, one row per run) and saves it to
-    `results_path(modality, benchmark, profile)`, replacing what was there; the per-label AUCs
-    (`LABEL_COLUMNS`) go to `results_path(..., per_label=True)`.
+    Returns the validated results table of the runs asked for (`RESULT_COLUMNS`, one row per run) and
+    merges it into the table saved at `results_path(modality, benchmark, profile)`: its rows replace
+    the saved rows of the same runs (`MERGE_KEY`), other saved rows are kept. The per-label AUCs
+    (`LABEL_COLUMNS`) are merged likewise into `results_path(..., per_label=True)`.
     """
     from tqdm.auto import tqdm
 
@@ -623,32 +690,48 @@ def _setting_runs(modality, benchmark, setting, profile, seeds, generators, data
 
 
 def _finish_sweep(modality, benchmark, profile, rows, label_tables, skipped) -> pd.DataFrame:
-    """Validate a sweep's rows, save both tables (`results_path`) and return the results table."""
+    """Validate a sweep's rows, merge them into both saved tables (`results_path`) and return the results table."""
     results = validate_results(pd.DataFrame(rows, columns=list(RESULT_COLUMNS)))
     labels = pd.concat(label_tables, ignore_index=True) if label_tables else pd.DataFrame(columns=list(LABEL_COLUMNS))
     labels = validate_label_results(labels)
-    _save_csv(results, results_path(modality, benchmark, profile))
-    _save_csv(labels, results_path(modality, benchmark, profile, per_label=True))
+    _save_merged(results, labels, modality, benchmark, profile)
     results.attrs["skipped"] = skipped
     return results
 
 
 def load_results(modality: str, benchmark: str, profile: str, *, per_label: bool = False) -> pd.DataFrame:
-    """A saved sweep table (`results_path`), validated; FileNotFoundError when the sweep has not run."""
+    """A saved sweep table (`results_path`), validated; FileNotFoundError when the sweep has not run,
+    ValueError naming the file when it is empty or does not validate. A table with a header and no
+    rows (every setting skipped) is returned empty with a WARNING naming the file."""
     path = results_path(modality, benchmark, profile, per_label=per_label)
     if not path.is_file():
         raise FileNotFoundError(
             f"{path}: no saved {modality} {benchmark} sweep for profile {profile!r}; "
             "run `synthmed run` or the benchmark's chapter first"
         )
+    table = _read_table(path, per_label)
+    if table.empty:
+        log.warning("%s: the table has a header but no runs (every setting was skipped, or it was cut short)", path)
+    return table
+
+
+def _read_table(path: Path, per_label: bool) -> pd.DataFrame:
+    """The table at `path`, validated; ValueError naming the file otherwise."""
     columns = LABEL_COLUMNS if per_label else RESULT_COLUMNS
     # Strings stay strings (a hash of digits only must not become a number); only numbers may be NaN.
-    table = pd.read_csv(
-        path,
-        dtype={c: str for c, dtype in columns.items() if dtype == "object"},
-        keep_default_na=False,
-        na_values={c: ["", "nan", "NaN", "<NA>"] for c, dtype in columns.items() if dtype != "object"},
-    )
+    try:
+        table = pd.read_csv(
+            path,
+            dtype={c: str for c, dtype in columns.items() if dtype == "object"},
+            keep_default_na=False,
+            na_values={c: ["", "nan", "NaN", "<NA>"] for c, dtype in columns.items() if dtype != "object"},
+        )
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path}: empty file, not a results table (no header row); delete it and run the sweep again"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV table ({err}); delete it and run the sweep again") from None
     try:
         return validate_label_results(table) if per_label else validate_results(table)
     except ValueError as err:
@@ -661,19 +744,81 @@ def sweep_results(
     profile: str,
     *,
     seeds=None,
+    generators=None,
     data_root: str | None = None,
     device: str = "auto",
     progress: bool = False,
+    run_missing: bool = True,
 ) -> pd.DataFrame:
-    """The saved sweep table when there is one, else `run_sweep` with the profile's settings and `seeds`
-    (None: the profile's)."""
+    """The runs of a sweep at the profile's settings (`SWEEP_SETTINGS`) for `seeds` (None: the profile's)
+    and `generators` (None: both), from the saved table; runs it lacks are computed with `run_sweep`
+    (from the caches where they hold them) and merged into it.
+
+    Returns exactly the asked-for runs that exist, in settings, seed, generator order. attrs:
+    "computed", the (setting, seed, generator) this call ran; "missing", a dict (setting, seed,
+    generator, reason) per asked-for run that has no row, such as a setting whose subset cannot be
+    built; "skipped", as `run_sweep`'s. With `run_missing=False` a lacking run raises LookupError naming them.
+    """
+    import itertools
+
+    settings = tuple(SWEEP_SETTINGS[profile][modality, benchmark])
+    seeds = tuple(SWEEP_SEEDS[profile] if seeds is None else seeds)
+    generators = tuple(GENERATORS if generators is None else generators)
+    wanted = list(itertools.product(settings, seeds, generators))
+
+    def present(table: pd.DataFrame | None) -> set[tuple]:
+        if table is None:
+            return set()
+        return set(zip(table["setting"], table["seed"], table["generator"], strict=True))
+
     try:
-        return load_results(modality, benchmark, profile)
+        saved = load_results(modality, benchmark, profile)
     except FileNotFoundError:
-        log.info("no saved %s %s sweep for %s: running it", modality, benchmark, profile)
-        return run_sweep(
-            modality, benchmark, profile, seeds=seeds, data_root=data_root, device=device, progress=progress
+        saved = None
+    lacking = [run for run in wanted if run not in present(saved)]
+    skipped: list[dict] = []
+    if lacking:
+        name = results_path(modality, benchmark, profile)
+        if not run_missing:
+            raise LookupError(f"{name} lacks {len(lacking)} asked-for runs (setting, seed, generator): {lacking}")
+        log.info("%s lacks %d runs: running them", name, len(lacking))
+        swept = run_sweep(
+            modality,
+            benchmark,
+            profile,
+            settings=sorted({r[0] for r in lacking}, key=settings.index),
+            seeds=sorted({r[1] for r in lacking}, key=seeds.index),
+            generators=sorted({r[2] for r in lacking}, key=generators.index),
+            data_root=data_root,
+            device=device,
+            progress=progress,
         )
+        skipped = swept.attrs["skipped"]
+        saved = load_results(modality, benchmark, profile)
+    order = {run: i for i, run in enumerate(wanted)}
+    runs = zip(saved["setting"], saved["seed"], saved["generator"], strict=True)
+    position = np.array([order.get(run, -1) for run in runs], dtype=np.int64)
+    chosen = np.flatnonzero(position >= 0)
+    table = saved.iloc[chosen[np.argsort(position[chosen], kind="stable")]].reset_index(drop=True)
+    reasons = {s["setting"]: s["reason"] for s in skipped}
+    table.attrs["computed"] = lacking
+    table.attrs["skipped"] = skipped
+    table.attrs["missing"] = [
+        {"setting": s, "seed": seed, "generator": g, "reason": reasons.get(s, "no row after running it")}
+        for s, seed, g in wanted
+        if (s, seed, g) not in present(table)
+    ]
+    if table.attrs["missing"]:
+        log.warning(
+            "%s %s %s: %d of the %d asked-for runs are missing: %s",
+            modality,
+            benchmark,
+            profile,
+            len(table.attrs["missing"]),
+            len(wanted),
+            table.attrs["missing"],
+        )
+    return table
 
 
 def classify_point(
@@ -869,6 +1014,7 @@ def benchmark_sweeps(
     results = validate_results(pd.concat(sweeps, ignore_index=True))
     results.attrs["skipped"] = [s for sweep in sweeps for s in sweep.attrs["skipped"]]
     labels = pd.concat([load_results(m, benchmark, profile, per_label=True) for m in chosen], ignore_index=True)
+    labels = labels.merge(results[list(RESULT_KEY)], on=list(RESULT_KEY))  # the saved table may hold other runs
     return results, labels, chosen
 
 

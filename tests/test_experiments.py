@@ -155,13 +155,15 @@ def test_sweep_runs_every_point_once_and_saves_a_valid_table(
     labels = experiments.load_results("chest", "classes", "tiny", per_label=True)
     assert len(labels) == 8 * 4 and set(labels["trained_on"]) == {"real", "cpD-GAN", "prog-GAN"}
 
-    # The profile's settings and seeds by default; the saved table is replaced, not appended to.
+    # The profile's settings and seeds by default; the rows replace the saved rows of the same runs only.
     calls.clear()
-    experiments.run_sweep("chest", "classes", "tiny", generators=("cpD-GAN",), progress=False, source=source)
+    again = experiments.run_sweep("chest", "classes", "tiny", generators=("cpD-GAN",), progress=False, source=source)
     assert [(s, seed) for s, _, seed, _ in calls] == [
         (s, 0) for s in experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]
     ]
-    assert len(experiments.load_results("chest", "classes", "tiny")) == len(calls)
+    assert len(again) == len(calls)
+    saved = experiments.load_results("chest", "classes", "tiny")
+    assert len(saved) == 8 + len(set(experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]) - {20, 6})
 
 
 def test_a_corrupt_saved_table_is_named(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -298,9 +300,11 @@ def test_sweep_results_reads_a_saved_table_and_runs_a_missing_one(
     monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
     first = experiments.sweep_results("chest", "resolution", "tiny", seeds=(2,))
     assert len(calls) == len(first) == 2 * len(experiments.SWEEP_SETTINGS["tiny"]["chest", "resolution"])
-    again = experiments.sweep_results("chest", "resolution", "tiny")
+    again = experiments.sweep_results("chest", "resolution", "tiny", seeds=(2,))
     assert len(calls) == len(first)  # read from the saved table: nothing ran
     pd.testing.assert_frame_equal(again, first)
+    default = experiments.sweep_results("chest", "resolution", "tiny")  # the profile's seed 0 was not there
+    assert len(calls) == 2 * len(first) and set(default["seed"]) == {0}
 
 
 def _worker_pid(modality: str, value: int) -> tuple[str, int, int]:
@@ -380,3 +384,161 @@ def test_parallel_sweeps_run_costliest_points_first_and_save_what_run_sweep_save
     pd.testing.assert_frame_equal(pooled_labels, seq_labels)
     pd.testing.assert_frame_equal(experiments.load_results("chest", "resolution", "tiny"), sequential)
     assert len(calls) == 2 * 2 * 2 and pooled.attrs["skipped"] == []
+
+
+# -- Saved tables: merged by run, read with a named error, written atomically under a lock. ----
+
+
+def _keys(table: pd.DataFrame) -> list[tuple]:
+    return sorted(zip(table["setting"], table["seed"], table["generator"], strict=True))
+
+
+def test_a_partial_run_merges_into_the_saved_table(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+
+    def sweep(generator: str, seeds=(0,)) -> pd.DataFrame:
+        return experiments.run_sweep(
+            "chest", "classes", "tiny", (20, 6), generators=(generator,), seeds=seeds, progress=False, source=source
+        )
+
+    sweep("prog-GAN", seeds=(0, 1))
+    sweep("cpD-GAN")
+    saved = experiments.load_results("chest", "classes", "tiny")
+    both = [(s, 0, g) for s in (6, 20) for g in ("cpD-GAN", "prog-GAN")] + [(6, 1, "prog-GAN"), (20, 1, "prog-GAN")]
+    assert _keys(saved) == sorted(both)
+    labels = experiments.load_results("chest", "classes", "tiny", per_label=True)
+    assert len(labels) == 4 * len(saved)
+
+    # A rerun of one run under a new config replaces its row (with a warning) and keeps the others.
+    real = fake_run_point(calls)
+
+    def changed(*args, **kwargs):
+        run = real(*args, **kwargs)
+        run.row.update(config_hash="new", auc_synthetic=0.65, gap=0.8 - 0.65)
+        return run
+
+    monkeypatch.setattr(experiments, "run_point", changed)
+    with caplog.at_level("WARNING", logger="synthmed.experiments"):
+        experiments.run_sweep(
+            "chest", "classes", "tiny", (6,), generators=("prog-GAN",), seeds=(1,), progress=False, source=source
+        )
+    assert "computed with config x by config new" in caplog.text
+    saved = experiments.load_results("chest", "classes", "tiny")
+    assert _keys(saved) == sorted(both)
+    row = saved[(saved["setting"] == 6) & (saved["seed"] == 1)].iloc[0]
+    assert (row["config_hash"], row["auc_synthetic"]) == ("new", 0.65)
+    assert (saved["config_hash"] == "new").sum() == 1
+    labels = experiments.load_results("chest", "classes", "tiny", per_label=True)
+    assert len(labels) == 4 * len(saved)
+
+
+def test_the_merge_holds_the_tables_lock_and_a_failed_write_keeps_the_saved_table(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import threading
+
+    from filelock import Timeout
+
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    monkeypatch.setattr(experiments, "run_point", fake_run_point([]))
+    path = experiments.results_path("chest", "classes", "tiny")
+    held = []
+    real_save = experiments._save_csv
+
+    def save(table, target):  # another thread (a second writer) cannot take the lock while this one merges
+        def probe() -> None:
+            try:
+                with experiments._table_lock(path).acquire(timeout=0):
+                    held.append(False)
+            except Timeout:
+                held.append(True)
+
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join()
+        real_save(table, target)
+
+    monkeypatch.setattr(experiments, "_save_csv", save)
+    experiments.run_sweep("chest", "classes", "tiny", (20,), seeds=(0,), progress=False, source=source)
+    assert held == [True, True]
+    before = path.read_bytes()
+
+    def crash(*args) -> None:
+        raise OSError("killed before the rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="killed"):
+        experiments.run_sweep("chest", "classes", "tiny", (6,), seeds=(0,), progress=False, source=source)
+    assert path.read_bytes() == before
+    assert not [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_empty_and_header_only_tables_are_reported(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    path = experiments.results_path("chest", "classes", "tiny")
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    with pytest.raises(ValueError, match=f"{path}: empty file"):
+        experiments.load_results("chest", "classes", "tiny")
+    path.write_text(",".join(experiments.RESULT_COLUMNS) + "\n")
+    with caplog.at_level("WARNING", logger="synthmed.experiments"):
+        assert experiments.load_results("chest", "classes", "tiny").empty
+    assert f"{path}: the table has a header but no runs" in caplog.text
+
+    # A run does not merge into an unreadable table: it moves it aside, named, and saves its rows.
+    path.write_text("")
+    monkeypatch.setattr(experiments, "run_point", fake_run_point([]))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="synthmed.experiments"):
+        experiments.run_sweep("chest", "classes", "tiny", (20,), seeds=(0,), progress=False, source=source)
+    assert f"moved it to {path}.unreadable" in caplog.text
+    assert len(experiments.load_results("chest", "classes", "tiny")) == 2
+
+
+def test_sweep_results_returns_the_runs_asked_for(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    settings = experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]
+    # A chapter ran prog-GAN only, at seeds 0 and 1.
+    experiments.run_sweep("chest", "classes", "tiny", generators=("prog-GAN",), seeds=(0, 1), source=source)
+    with pytest.raises(LookupError, match=r"lacks 2 asked-for runs .*'cpD-GAN'"):
+        experiments.sweep_results("chest", "classes", "tiny", seeds=(0,), run_missing=False)
+    calls.clear()
+    table = experiments.sweep_results("chest", "classes", "tiny", seeds=(0,))
+    assert [(s, g, seed) for s, g, seed, _ in calls] == [(s, "cpD-GAN", 0) for s in settings]  # only what lacked
+    assert _keys(table) == sorted((s, 0, g) for s in settings for g in ("cpD-GAN", "prog-GAN"))
+    assert table.attrs["computed"] == [(s, 0, "cpD-GAN") for s in settings] and table.attrs["missing"] == []
+    again = experiments.sweep_results("chest", "classes", "tiny", seeds=(0,))
+    assert len(calls) == len(settings) and again.attrs["computed"] == []
+    pd.testing.assert_frame_equal(again, table)
+    assert _keys(experiments.sweep_results("chest", "classes", "tiny", seeds=(1,), generators=("prog-GAN",))) == [
+        (s, 1, "prog-GAN") for s in sorted(settings)
+    ]
+
+
+def test_sweep_results_names_runs_it_cannot_make(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No setting of the samples benchmark can be built from 80 patients: every asked-for run is missing.
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    count = Counter(monkeypatch)
+    table = experiments.sweep_results("chest", "samples", "tiny", generators=("cpD-GAN",))
+    assert count.reset() == (0, 0)
+    settings = experiments.SWEEP_SETTINGS["tiny"]["chest", "samples"]
+    assert table.empty
+    assert [(m["setting"], m["seed"], m["generator"]) for m in table.attrs["missing"]] == [
+        (s, 0, "cpD-GAN") for s in settings
+    ]
+    assert all("no label combination" in m["reason"] for m in table.attrs["missing"])
