@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthmed import cache
 from synthmed.config import DataConfig, data_config
 from synthmed.data import benchmarks, labels_for, sources, store
 
@@ -516,31 +517,7 @@ def _label_rows(run: PointRun) -> pd.DataFrame:
 
 def _save_csv(table: pd.DataFrame, path: Path) -> None:
     """Write through a synced temporary file beside `path`, then rename it over `path`."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            table.to_csv(out, index=False)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-TABLE_LOCK_TIMEOUT_S = 600.0
-
-
-def _table_lock(path: Path):
-    """The lock every writer of the results table at `path` (and its per-label table) holds while it merges."""
-    from filelock import FileLock
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(path.parent / f".{path.name}.lock", timeout=TABLE_LOCK_TIMEOUT_S)
+    cache.atomic_write(path, lambda temp: table.to_csv(temp, index=False), manifest=False)
 
 
 def _saved_for_merge(path: Path, per_label: bool) -> pd.DataFrame | None:
@@ -572,7 +549,7 @@ def _save_merged(results: pd.DataFrame, labels: pd.DataFrame, modality: str, ben
     """Merge a sweep's rows into its saved tables (`MERGE_KEY`), under the tables' lock, each written atomically."""
     path = results_path(modality, benchmark, profile)
     label_path = results_path(modality, benchmark, profile, per_label=True)
-    with _table_lock(path):
+    with cache.locked(path, what="results table"):
         saved = _saved_for_merge(path, per_label=False)
         if saved is not None and len(saved):
             old = saved.merge(results[list(MERGE_KEY)], on=list(RESULT_KEY), suffixes=("", "_new"))

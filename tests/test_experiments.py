@@ -442,7 +442,9 @@ def test_the_merge_holds_the_tables_lock_and_a_failed_write_keeps_the_saved_tabl
     import os
     import threading
 
-    from filelock import Timeout
+    from filelock import FileLock, Timeout
+
+    from synthmed import cache
 
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     monkeypatch.setattr(experiments, "run_point", fake_run_point([]))
@@ -453,7 +455,7 @@ def test_the_merge_holds_the_tables_lock_and_a_failed_write_keeps_the_saved_tabl
     def save(table, target):  # another thread (a second writer) cannot take the lock while this one merges
         def probe() -> None:
             try:
-                with experiments._table_lock(path).acquire(timeout=0):
+                with FileLock(cache.lock_path(path)).acquire(timeout=0):
                     held.append(False)
             except Timeout:
                 held.append(True)

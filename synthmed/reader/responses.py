@@ -24,14 +24,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
+from synthmed import cache
 from synthmed.data import MODALITIES, DataError
 
 # Column name -> what it holds. The order is the order `write_responses` writes.
@@ -133,51 +131,13 @@ def append_responses(responses: pd.DataFrame, path: str | Path, *, skip_repeated
 LOCK_TIMEOUT_S = 60.0
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold the lock on `path` (a hidden `.NAME.lock` beside it) that every writer of the file takes."""
-    from filelock import FileLock, Timeout
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(path.parent / f".{path.name}.lock", timeout=LOCK_TIMEOUT_S)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise DataError(
-            f"{path}: another program has held its lock {lock.lock_file} for {LOCK_TIMEOUT_S:g} s; "
-            "close the other quiz or retry"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
+def _locked(path: Path):
+    """The lock on `path` (`.NAME.lock` beside it) that every writer of the file holds."""
+    return cache.locked(path, timeout=LOCK_TIMEOUT_S, what="responses file")
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, sync it, then rename it over `path`."""
-    data = text.encode("utf-8")
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(temp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        Path(temp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        directory = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    cache.atomic_write(path, text, manifest=False)  # the file is the readers' data, not a cache entry
 
 
 def _csv_text(responses: pd.DataFrame, path: Path) -> str:
