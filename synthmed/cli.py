@@ -4,8 +4,63 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+
+# Errors whose message is written for the user (it names the file, value or option); any other
+# exception is a bug, shown with its type.
+_USER_ERRORS = (ValueError, LookupError, OSError, RuntimeError, TimeoutError, ImportError)
+
+
+class CommandError(Exception):
+    """A bad option, found before any work starts; the message says which and what to give instead."""
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Options that can be checked before the work starts: the data root and the device."""
+    root = getattr(args, "data_root", None)
+    if root is not None and not Path(root).is_dir():
+        raise CommandError(
+            f"--data-root {root}: no such folder; give the folder that holds CheXpert-v1.0-small/ "
+            "and stage_2_train.csv, or leave the option out to use phantoms"
+        )
+    device = getattr(args, "device", "auto")
+    if device not in ("auto", "cpu"):
+        _check_device(device)
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise CommandError(f"--device {device!r}: not a device name; use auto, cpu or cuda (cuda:N)") from None
+    available = ["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        available.append("mps")
+    found = {
+        "cuda": torch.cuda.is_available() and (chosen.index or 0) < torch.cuda.device_count(),
+        "mps": torch.backends.mps.is_available(),
+        "cpu": True,
+    }.get(chosen.type, False)
+    if not found:
+        raise CommandError(
+            f"--device {device}: no such device on this machine; available: {', '.join(available)}; "
+            "use --device auto (CUDA when present) or cpu"
+        )
+
+
+def _message(err: BaseException) -> str:
+    """The error as one line for the terminal."""
+    text = str(err).strip()
+    if isinstance(err, OSError) and err.filename is not None and str(err.filename) not in text:
+        text = f"{err.filename}: {err.strerror or text}"
+    expected = isinstance(err, (CommandError, *_USER_ERRORS)) and not isinstance(err, (KeyError, IndexError))
+    if not expected:
+        return f"{type(err).__name__}: {text} (unexpected; rerun with --debug and report the traceback)"
+    return text or type(err).__name__
 
 
 def _book(args: argparse.Namespace) -> int:
@@ -93,6 +148,9 @@ def _classify(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthmed", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of an error (also: SYNTHMED_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     book = sub.add_parser("book", help="execute the notebooks for a profile and build the HTML book")
@@ -143,9 +201,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; an error prints one line naming what was wrong and returns 1 (130 when
+    interrupted). The traceback is shown only with --debug or SYNTHMED_DEBUG=1."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    return args.func(args)
+    debug = args.debug or os.environ.get("SYNTHMED_DEBUG", "").strip().lower() in ("1", "true", "yes")
+    try:
+        _check_options(args)
+        return args.func(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"synthmed {args.command}: interrupted; run it again to resume from the caches", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if debug:
+            raise
+        print(f"synthmed {args.command}: error: {_message(err)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

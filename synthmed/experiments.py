@@ -615,6 +615,8 @@ def run_sweep(
             raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(GENERATORS)}")
     if not settings or not seeds or not generators:
         raise ValueError("run_sweep needs at least one setting, one seed and one generator")
+    for setting in settings:  # a bad setting fails before the dataset is loaded
+        benchmarks.BenchmarkPoint(modality, benchmark, setting)
 
     if source is None:
         source = load_source(modality, data_config(profile), data_root)

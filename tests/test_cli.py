@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from synthmed import cli, experiments
+from synthmed.data import DataError
 
 
 def test_parser_accepts_the_benchmark_commands() -> None:
@@ -111,3 +112,97 @@ def test_data_makes_phantoms_and_prints_the_benchmark_table(tmp_path, monkeypatc
     for benchmark in ("resolution", "classes", "samples"):
         assert benchmark in out
     assert len(list((tmp_path / "phantoms").iterdir())) == 2
+
+
+# -- Errors: one line naming what was wrong, no traceback unless asked for. --------------------
+
+RUN = ["run", "--modality", "chest", "--benchmark", "classes", "--profile", "tiny"]
+
+
+def _one_line(capsys) -> str:
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+def test_a_runtime_error_is_one_line_and_a_nonzero_exit(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.delenv("SYNTHMED_DEBUG", raising=False)
+
+    def fails(*args, **kwargs):
+        raise DataError("/data/stage_2_train.csv: empty file; expected a header row")
+
+    monkeypatch.setattr(experiments, "run_sweep", fails)
+    assert cli.main(RUN) == 1
+    assert _one_line(capsys) == "synthmed run: error: /data/stage_2_train.csv: empty file; expected a header row"
+    with pytest.raises(DataError):  # the traceback when asked for
+        cli.main(["--debug", *RUN])
+    monkeypatch.setenv("SYNTHMED_DEBUG", "1")
+    with pytest.raises(DataError):
+        cli.main(RUN)
+
+
+def test_an_unexpected_error_and_an_interrupt(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.delenv("SYNTHMED_DEBUG", raising=False)
+    monkeypatch.setattr(experiments, "run_sweep", lambda *a, **k: {}["auc"])
+    assert cli.main(RUN) == 1
+    line = _one_line(capsys)
+    assert "KeyError" in line and "'auc'" in line and "--debug" in line
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "run_sweep", interrupted)
+    assert cli.main(RUN) == 130
+    assert "interrupted" in _one_line(capsys)
+
+
+def test_bad_options_are_named_before_any_work(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import torch
+
+    monkeypatch.delenv("SYNTHMED_DEBUG", raising=False)
+    monkeypatch.setattr(experiments, "run_sweep", lambda *a, **k: pytest.fail("the sweep started"))
+    missing = tmp_path / "absent"
+    assert cli.main([*RUN, "--data-root", str(missing)]) == 1
+    assert f"--data-root {missing}: no such folder" in _one_line(capsys)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert cli.main([*RUN, "--device", "cuda"]) == 1
+    line = _one_line(capsys)
+    assert "--device cuda: no such device" in line and "available: cpu" in line
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"Card {i}")
+    assert cli.main([*RUN, "--device", "cuda:1"]) == 1
+    assert "available: cpu, cuda:0 (Card 0)" in _one_line(capsys)
+    assert cli.main([*RUN, "--device", "gpu"]) == 1
+    assert "--device 'gpu': not a device name" in _one_line(capsys)
+
+
+def test_a_bad_setting_is_named_before_the_data_is_loaded(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.delenv("SYNTHMED_DEBUG", raising=False)
+    monkeypatch.setattr(experiments, "load_source", lambda *a: pytest.fail("the dataset was loaded"))
+    assert cli.main([*RUN, "--settings", "7", "--device", "cpu"]) == 1
+    assert "chest classes setting 7 is not one of the paper's" in _one_line(capsys)
+
+
+def test_the_command_exits_nonzero_without_a_traceback(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "SYNTHMED_DEBUG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "synthmed", "data", "--data-root", str(tmp_path / "absent")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"synthmed data: error: --data-root {tmp_path / 'absent'}: no such folder; give the folder that holds "
+        "CheXpert-v1.0-small/ and stage_2_train.csv, or leave the option out to use phantoms"
+    ]
