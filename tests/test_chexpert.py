@@ -379,3 +379,40 @@ def test_laterals_differ_from_frontals():
     for study in range(1, 4):
         assert centre_over_sides(render({}, study=study)) > 1.5
         assert centre_over_sides(render({}, view="view2_lateral", study=study)) < 1.3
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs that used to pass silently or fail far from their cause.
+
+
+def test_a_16_bit_png_named_jpg_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "view1_frontal.jpg"
+    pixels = np.linspace(0, 60000, 30 * 40).reshape(30, 40).astype(np.uint16)
+    Image.fromarray(pixels).save(path, format="PNG")
+    with Image.open(path) as img:
+        assert img.mode.startswith("I")  # PIL keeps the 16 bits
+    with pytest.raises(DataError, match="16-bit") as info:
+        load_image(path, 32)
+    assert str(path) in str(info.value)
+
+
+def test_a_byte_order_mark_before_the_header_is_accepted(tmp_path):
+    root = write_dataset(tmp_path, [GOOD])
+    csv_path = root / "CheXpert-v1.0-small" / "train.csv"
+    csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())
+    index = read_index(root)
+    assert list(index["patient"]) == ["patient00001"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([], "no image rows below the header; no frontal image"),
+        ([row(1, 1, "view2_lateral", label_fields(Edema="1.0"))], "none of its 1 images is a frontal view"),
+    ],
+)
+def test_no_frontal_image_is_an_error_at_read_time(tmp_path, rows, expected):
+    root = write_dataset(tmp_path, rows)
+    with pytest.raises(DataError, match=expected) as info:
+        read_index(root)
+    assert str(root / "CheXpert-v1.0-small" / "train.csv") in str(info.value)

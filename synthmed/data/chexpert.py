@@ -72,6 +72,7 @@ def read_index(root: str | os.PathLike, on_error: str = "raise") -> pd.DataFrame
     table = table.assign(path=paths)[exists].reset_index(drop=True)
     table = table.drop(columns="line")
     _report_skipped(csv_path, skipped)
+    _check_frontal(csv_path, table, skipped)
     table.attrs["skipped"] = skipped
     return table
 
@@ -87,7 +88,8 @@ def read_label_table(csv_path: str | os.PathLike, on_error: str = "raise") -> pd
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: CheXpert label file not found")
     try:
-        with open(csv_path, newline="", encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (spreadsheets write one) would otherwise spoil the header's first name
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
             return parse_label_rows(csv.reader(handle), str(csv_path), on_error=on_error)
     except UnicodeDecodeError as err:
         raise DataError(f"{csv_path}: not a UTF-8 CSV file ({err})") from err
@@ -251,8 +253,16 @@ def load_image(path: str | os.PathLike, resolution: int = BASE_RESOLUTION) -> np
     """
     try:
         with Image.open(path) as img:
+            if img.mode in ("I", "F") or img.mode.startswith("I;"):
+                # convert("L") clips 16-bit and float pixels at 255: most of the image would turn white
+                raise DataError(
+                    f"{path}: a {img.format or 'non-JPEG'} image with {img.mode} pixels (16-bit or more); "
+                    "expected an 8-bit JPEG as CheXpert ships"
+                )
             gray = np.asarray(img.convert("L"))
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as err:
+        if isinstance(err, DataError):
+            raise
         raise DataError(f"{path}: cannot read image ({err}); expected a readable JPEG") from err
     resized = resize(gray, (BASE_RESOLUTION, BASE_RESOLUTION))  # float in [0, 1]
     peak = resized.max()
@@ -277,6 +287,20 @@ def downsample_box(img: np.ndarray, resolution: int) -> np.ndarray:
     if resolution == size:
         return img.astype(np.uint8, copy=True)
     return box_downsample(img[None].astype(np.uint8, copy=False), size // resolution)[0]
+
+
+def _check_frontal(csv_path: Path, table: pd.DataFrame, skipped: list[tuple[str, str]]) -> None:
+    """DataError naming the file when no image the paper keeps (a frontal view) is left."""
+    names = " or ".join(PAPER_FRONTAL_NAMES)
+    if table.empty:
+        what = f"all {len(skipped)} rows were skipped" if skipped else "no image rows below the header"
+        raise DataError(f"{csv_path}: {what}; no frontal image ({names}) remains for the paper's rules")
+    path = table["path"].astype(str)
+    if not any(path.str.contains(name, regex=False).any() for name in PAPER_FRONTAL_NAMES):
+        raise DataError(
+            f"{csv_path}: none of its {len(table)} images is a frontal view ({names}); the paper keeps "
+            "frontal views only, so no image remains"
+        )
 
 
 def _check_on_error(on_error: str) -> None:
