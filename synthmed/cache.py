@@ -101,15 +101,24 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    """`data` as JSON at `path`, through a synced temporary file (no manifest of its own)."""
-    temp = temp_path(path)
+def _dump_json(path: Path, data: Any) -> Path:
+    """`data` as JSON at `path`, synced to disk; the file is removed if writing fails."""
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
+        with open(path, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """`data` as JSON at `path`, through a synced temporary file (no manifest of its own)."""
+    temp = _dump_json(temp_path(path), data)
+    try:
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -142,7 +151,7 @@ def atomic_write(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path(path)
+    temp, temp_manifest = temp_path(path), None
     try:
         if isinstance(write, bytes | str):
             data = write.encode("utf-8") if isinstance(write, str) else write
@@ -155,16 +164,20 @@ def atomic_write(
         if manifest:
             record = {"format": FILE_FORMAT, "name": path.name, "bytes": temp.stat().st_size,
                       "blake2b": file_digest(temp), "meta": meta or {}, "written": time.time()}
-            # Old manifest first: a crash between the two renames leaves an entry without a manifest
-            # (rebuilt), never new data under the old manifest's claims or the reverse.
+            temp_manifest = _dump_json(temp_path(manifest_path(path)), record)
+            # Everything is on disk before the old entry is touched. The old manifest goes first: a
+            # crash between the renames leaves an entry without a manifest (rebuilt), never a file
+            # under another file's manifest.
             manifest_path(path).unlink(missing_ok=True)
             os.replace(temp, path)
-            _write_json(manifest_path(path), record)
+            os.replace(temp_manifest, manifest_path(path))
         else:
             os.replace(temp, path)
         _fsync_dir(path.parent)
     except BaseException:
         temp.unlink(missing_ok=True)
+        if temp_manifest is not None:
+            temp_manifest.unlink(missing_ok=True)
         raise
     return path
 
@@ -209,7 +222,7 @@ def verify(path: str | os.PathLike, meta: dict[str, Any] | None = None, *, what:
     if problem is None:
         return True
     if problem == "no manifest":
-        log.info("%s %s has no manifest (written by an older version): rebuilding it once", what, path)
+        log.info("%s %s has no manifest (written by an older version, or interrupted): rebuilding it", what, path)
     elif problem != "missing":
         log.warning("%s %s is corrupt: %s; rebuilding it", what, path, problem)
     return False
@@ -226,12 +239,15 @@ def discard(path: str | os.PathLike) -> None:
 # Folders
 
 
-def _walk(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            full = os.path.join(root, name)
-            yield os.path.relpath(full, folder).replace(os.sep, "/"), os.stat(full)
+def _walk(folder: str | os.PathLike, prefix: str = "") -> Iterator[tuple[str, os.stat_result]]:
+    """(relative path with "/", stat) of every file under `folder`, in sorted order."""
+    with os.scandir(folder) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(entry.path, prefix + entry.name + "/")
+        else:
+            yield prefix + entry.name, entry.stat(follow_symlinks=False)
 
 
 def _folder_record(folder: Path) -> dict[str, Any]:
@@ -308,7 +324,7 @@ def verify_folder(path: str | os.PathLike, *, what: str = "cache folder") -> boo
     if problem is None:
         return True
     if problem == "no manifest":
-        log.info("%s %s has no manifest (written by an older version): rebuilding it once", what, path)
+        log.info("%s %s has no manifest (written by an older version, or interrupted): rebuilding it", what, path)
     elif problem != "missing":
         log.warning("%s %s is corrupt: %s; rebuilding it", what, path, problem)
     return False
@@ -380,7 +396,7 @@ def locked(path: str | os.PathLike, *, timeout: float | None = None, what: str =
         lock.release()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -407,7 +423,7 @@ def clean_stale(folder: str | os.PathLike, *, name: str | None = None) -> list[P
         if match["host"] != _HOST and not mine:
             continue
         pid = int(match["pid"])
-        if mine or not _pid_alive(pid):
+        if mine or not pid_alive(pid):
             log.info("removing %s, a temporary left by process %d", child, pid)
             _remove(child)
             removed.append(child)

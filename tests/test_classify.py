@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,8 +229,11 @@ def test_cache_returns_the_trained_model_without_training_again(blobs, tmp_path,
     assert cached_history.epochs == history.epochs
     test_images = blobs["test"][0]
     np.testing.assert_array_equal(predict(cached, test_images), predict(model, test_images))
-    (run,) = tmp_path.iterdir()
-    assert sorted(p.name for p in run.iterdir()) == ["config.json", "history.json", "model.pt", "train.log"]
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "config.json", "history.json", "history.json.manifest.json", "model.pt", "model.pt.manifest.json",
+        "train.log",
+    ]
     assert len((run / "train.log").read_text().splitlines()) == len(history.epochs)
 
     train_cached(*data, tiny_config(epoch_images=96, max_epochs=2, seed=5), cache_dir=tmp_path)
@@ -234,3 +241,59 @@ def test_cache_returns_the_trained_model_without_training_again(blobs, tmp_path,
     labels_changed[0, 0] ^= 1
     train_cached(blobs["train"][0], labels_changed, *blobs["val"], config, cache_dir=tmp_path)
     assert len(calls) == 3  # another seed, other labels: trained again
+
+
+def counting_trainer(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real_train = train.train_classifier
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(train, "train_classifier", counting)
+    return calls
+
+
+def damage(path: Path, how: str) -> None:
+    """Truncate the file, or flip bits in the middle of it (same size)."""
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        middle = len(data) // 2
+        data[middle : middle + 16] = bytes(b ^ 0x5A for b in data[middle : middle + 16])
+        path.write_bytes(data)
+
+
+@pytest.mark.parametrize("how", ["truncate", "garble"])
+@pytest.mark.parametrize("name", ["model.pt", "history.json"])
+def test_a_corrupt_cached_run_is_reported_and_trained_again(blobs, tmp_path, monkeypatch, caplog, name, how):
+    calls = counting_trainer(monkeypatch)
+    config = tiny_config(epoch_images=96, max_epochs=2)
+    data = (*blobs["train"], *blobs["val"])
+    model, history = train_cached(*data, config, cache_dir=tmp_path)
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    damage(run / name, how)
+    with pytest.raises(ValueError, match=re.escape(str(run / name))):
+        train.load_cached(run, config, 4, RESOLUTION)
+    with caplog.at_level(logging.WARNING, logger="synthmed"):
+        again, again_history = train_cached(*data, config, cache_dir=tmp_path)
+    assert f"{run / name} is corrupt" in caplog.text
+    assert len(calls) == 2 and not again_history.from_cache
+    test_images = blobs["test"][0]
+    np.testing.assert_array_equal(predict(again, test_images), predict(model, test_images))
+    assert len((run / "train.log").read_text().splitlines()) == len(history.epochs)
+    assert train_cached(*data, config, cache_dir=tmp_path)[1].from_cache and len(calls) == 2
+
+
+def test_two_threads_on_one_run_train_it_once_and_log_each_epoch_once(blobs, tmp_path, monkeypatch):
+    calls = counting_trainer(monkeypatch)
+    config = tiny_config(epoch_images=96, max_epochs=2)
+    data = (*blobs["train"], *blobs["val"])
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: train_cached(*data, config, cache_dir=tmp_path), range(2)))
+    assert len(calls) == 1 and sorted(h.from_cache for _, h in results) == [False, True]
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    records = [json.loads(line) for line in (run / "train.log").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [r.epoch for r in results[0][1].epochs]

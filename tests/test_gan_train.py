@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -314,3 +316,76 @@ def test_bad_training_data_is_refused(tmp_path: Path, data: Data) -> None:
     bad[5, 2] = -1
     with pytest.raises(ValueError, match="labels row 5, column 2: expected 0 or 1"):
         train_gan(config, images, bad, tmp_path, extractor=PIXELS)
+
+
+# ----------------------------------------------------------------------------
+# Corrupt checkpoints and logs, and two trainers on one run.
+
+
+def quick(**changes: object) -> GANConfig:
+    """A cpD-GAN that evaluates twice and stops at 0.256 kimg."""
+    return narrow("cpdgan", **{"total_kimg": 0.256, "min_fid_kimg": 0.128, "fid_every_kimg": 0.128,
+                               "patience": 5, **changes})
+
+
+QUICK = dict(seed=1, device="cpu", fd_images=64, grid_every_kimg=0)
+
+
+def damage(path: Path, how: str) -> None:
+    """Truncate the file, or overwrite 4 KB in its middle with random bytes (same size)."""
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(data[: len(data) - 4096])
+    else:
+        middle = len(data) // 2
+        data[middle : middle + 4096] = np.random.default_rng(0).bytes(4096)
+        path.write_bytes(data)
+
+
+@pytest.mark.parametrize("how", ["truncate", "garble"])
+@pytest.mark.parametrize("name", ["last.pt", "best.pt"])
+def test_a_corrupt_checkpoint_is_reported_and_the_run_trained_again(
+    tmp_path: Path, data: Data, caplog: pytest.LogCaptureFixture, name: str, how: str
+) -> None:
+    images, labels = data
+    config = quick()
+    first = train_gan(config, images, labels, tmp_path / "run", extractor=PIXELS, **QUICK)
+    weights = state_dicts(first.last_checkpoint)
+    damage(tmp_path / "run" / name, how)
+    with pytest.raises(ValueError, match=f"{tmp_path / 'run' / name}: not a usable GAN checkpoint"):
+        load_checkpoint(tmp_path / "run" / name)
+    with caplog.at_level("WARNING", logger="synthmed"):
+        again = train_gan(config, images, labels, tmp_path / "run", extractor=PIXELS, **QUICK)
+    assert str(tmp_path / "run" / name) in caplog.text and "corrupt" in caplog.text
+    assert not again.from_cache and again.finished and again.best_fd == first.best_fd
+    assert_identical(weights, state_dicts(again.last_checkpoint))
+    assert [r["kind"] for r in read_log(again.log_path)].count("start") == 1  # the old log went with it
+
+
+def test_a_half_written_last_log_line_is_dropped_on_resume(
+    tmp_path: Path, data: Data, caplog: pytest.LogCaptureFixture
+) -> None:
+    images, labels = data
+    config = quick()
+    run_dir = tmp_path / "run"
+    train_gan(config, images, labels, run_dir, extractor=PIXELS, max_kimg=0.1, **QUICK)
+    with open(run_dir / "log.jsonl", "a") as handle:
+        handle.write('{"kind": "tick", "nimg": 1')  # a process killed while appending
+    with caplog.at_level("WARNING", logger="synthmed"):
+        resumed = train_gan(config, images, labels, run_dir, extractor=PIXELS, **QUICK)
+    assert resumed.finished and f"{run_dir / 'log.jsonl'}: dropping its half-written last line" in caplog.text
+    lines = (run_dir / "log.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line parses
+    assert [r["kind"] for r in records].count("resume") == 1 and records[-1]["kind"] == "stop"
+
+
+def test_two_trainers_on_one_run_train_it_once_and_log_each_record_once(tmp_path: Path, data: Data) -> None:
+    images, labels = data
+    config = quick()
+    options = dict(QUICK, cache_dir=tmp_path, extractor=PIXELS)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: train_gan_cached(config, images, labels, **options), range(2)))
+    assert sorted(r.from_cache for r in results) == [False, True]  # one trained, the other waited, then read
+    assert results[0].run_dir == results[1].run_dir and results[0].best_fd == results[1].best_fd
+    records = [(r["kind"], r["nimg"]) for r in read_log(results[0].log_path)]
+    assert len(records) == len(set(records)) and [kind for kind, _ in records].count("start") == 1

@@ -19,8 +19,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from synthmed import cache
 from synthmed import config as settings
 from synthmed.classify.metrics import mean_auc
 from synthmed.classify.models import Classifier, ClassifierConfig, build_classifier
@@ -335,38 +334,27 @@ def _array_digest(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _file_digest(path: str | Path) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def cache_key(config: ClassifierConfig, train_images: np.ndarray, train_labels: np.ndarray,
               val_images: np.ndarray, val_labels: np.ndarray) -> str:
     """Hash of the config, the code version, the four arrays and the weights file's contents."""
-    weights = _file_digest(config.weights_path) if config.weights_path else None
+    weights = cache.file_digest(config.weights_path) if config.weights_path else None
     data = _array_digest(np.asarray(train_images), np.asarray(train_labels), np.asarray(val_images),
                          np.asarray(val_labels))
     return settings.stable_hash("classifier", CACHE_VERSION, config, data, weights)
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename it over `path`."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+_CACHED_FILES = ("model.pt", "history.json")  # verified against their manifests before a run is reused
 
 
 def load_cached(folder: Path, config: ClassifierConfig, n_labels: int, resolution: int
                 ) -> tuple[Classifier, TrainingHistory]:
-    """Rebuild a cached run's model (on config.device, eval mode) and its history."""
+    """Rebuild a cached run's model (on config.device, eval mode) and its history.
+
+    Raises ValueError naming the file when model.pt or history.json does not match its manifest."""
+    for name in _CACHED_FILES:
+        problem = cache.check(folder / name)
+        if problem is not None:
+            raise ValueError(f"{folder / name}: not a usable cached classifier file ({problem})")
     history = TrainingHistory.from_dict(json.loads((folder / "history.json").read_text()))
     # The cached state_dict replaces every weight, so the initial weights file is not read again.
     model = _init_model(dataclasses.replace(config, weights_path=None), n_labels, resolution)
@@ -378,6 +366,13 @@ def load_cached(folder: Path, config: ClassifierConfig, n_labels: int, resolutio
         model = model.to(memory_format=torch.channels_last)
     history.from_cache = True
     return model.eval(), history
+
+
+def _finished(folder: Path, quiet: bool = False) -> bool:
+    """Whether folder holds a finished run whose files match their manifests (logged unless quiet)."""
+    if quiet:
+        return all(cache.check(folder / name) is None for name in _CACHED_FILES)
+    return all(cache.verify(folder / name, what="cached classifier file") for name in _CACHED_FILES)
 
 
 def train_cached(
@@ -394,24 +389,31 @@ def train_cached(
 
     A run lives in <cache_dir>/<hash>/ (default cache_dir: synthmed.config.home()/"classifiers"):
     model.pt (state_dict), history.json (written last: a run without it is unfinished and is
-    retrained), config.json (for people) and train.log (one JSON line per epoch).
+    retrained), config.json (for people) and train.log (one JSON line per epoch). model.pt and
+    history.json are checked against their manifests before reuse; a run that fails the check is
+    reported at WARNING and trained again. One process trains a run while others wanting the same
+    run wait for its lock, then load it.
     """
     key = cache_key(config, train_images, train_labels, val_images, val_labels)
     root = Path(cache_dir) if cache_dir is not None else settings.home() / "classifiers"
     folder = root / key
     n_labels, resolution = np.asarray(train_labels).shape[1], np.asarray(train_images).shape[1]
-    if (folder / "history.json").is_file() and (folder / "model.pt").is_file():
+    if _finished(folder):
         log.info("classifier %s: loaded from %s", key, folder)
         return load_cached(folder, config, n_labels, resolution)
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "train.log").unlink(missing_ok=True)
-    model, history = train_classifier(train_images, train_labels, val_images, val_labels, config,
-                                      progress=progress, log_path=folder / "train.log")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(folder / "model.pt", lambda temp: torch.save(state, temp))
-    _atomic_write(folder / "config.json",
-                  lambda temp: Path(temp).write_text(json.dumps(dataclasses.asdict(config), indent=1)))
-    _atomic_write(folder / "history.json",
-                  lambda temp: Path(temp).write_text(json.dumps(history.to_dict(), indent=1)))
+    with cache.locked(folder, what="classifier run"):
+        if _finished(folder, quiet=True):  # trained by another process while we waited
+            log.info("classifier %s: loaded from %s", key, folder)
+            return load_cached(folder, config, n_labels, resolution)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("history.json", "model.pt", "config.json", "train.log"):
+            cache.discard(folder / name)  # history.json first: the run is unfinished from here on
+        model, history = train_classifier(train_images, train_labels, val_images, val_labels, config,
+                                          progress=progress, log_path=folder / "train.log")
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        cache.atomic_write(folder / "model.pt", lambda temp: torch.save(state, temp))
+        cache.atomic_write(folder / "config.json", json.dumps(dataclasses.asdict(config), indent=1),
+                           manifest=False)
+        cache.atomic_write(folder / "history.json", json.dumps(history.to_dict(), indent=1))
     return model, history

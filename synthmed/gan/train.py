@@ -30,6 +30,12 @@ optimisers, these RNG states, the schedule position and the config, is written a
 a run restarted after being killed at any point continues from it and, on the CPU, reaches the
 same weights as an uninterrupted run.
 
+Trust. Checkpoints carry a manifest (``synthmed.cache``: size and BLAKE2b hash), checked before a
+resume and by ``load_checkpoint``: a run whose last.pt or best.pt fails it is reported and starts
+over, never trains on. A half-written last line of log.jsonl is dropped with a warning. One process
+trains a run directory at a time (a file lock beside it): a second call on the same run waits, then
+resumes or returns it, so the log never holds a record twice.
+
 Nothing here is global: each call owns its networks, optimisers and generators, so running one
 call per process (data-parallel ranks, say) needs no rewrite of the loop.
 """
@@ -43,9 +49,7 @@ import hashlib
 import json
 import logging
 import math
-import os
 import random
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,6 +62,7 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
+from synthmed import cache
 from synthmed import config as settings
 from synthmed.gan.config import GANConfig, build
 from synthmed.gan.frechet import (
@@ -136,6 +141,10 @@ def load_checkpoint(path: str | Path, config: GANConfig | None = None) -> dict[s
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: GAN checkpoint not found")
+    if cache.manifest_path(path).exists():  # written by train_gan: it must match (a file from elsewhere has none)
+        problem = cache.check(path)
+        if problem is not None:
+            raise ValueError(f"{path}: not a usable GAN checkpoint ({problem})")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated file, or one that would need arbitrary unpickling
@@ -161,17 +170,8 @@ def load_generator(
 
 
 def _atomic_save(payload: Any, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, flush it to disk, then rename it over ``path``."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """torch.save through synthmed.cache: atomic, with a manifest that load_checkpoint checks."""
+    cache.atomic_write(path, lambda temp: torch.save(payload, temp))
 
 
 def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -307,23 +307,50 @@ def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
         handle.write(json.dumps(record) + "\n")
 
 
+def _log_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(line, record) for each record of a log.jsonl; a line that is not a JSON object (a last line
+    half written by a process that died) is dropped with a warning, so it never blocks a resume."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            which = "its half-written last line" if number == len(lines) else f"line {number} (not a JSON record)"
+            log.warning("%s: dropping %s", path, which)
+            continue
+        records.append((line, record))
+    return records
+
+
 def _truncate_log(path: Path, nimg: int) -> None:
     """Drop log records written after ``nimg`` images by a run that died before its next checkpoint."""
     if not path.exists():
         return
-    kept = []
-    for line in path.read_text().splitlines():
-        if line.strip() and json.loads(line).get("nimg", 0) <= nimg:
-            kept.append(line + "\n")
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as file:
-        file.writelines(kept)
-    os.replace(temp, path)
+    kept = "".join(line + "\n" for line, record in _log_records(path) if record.get("nimg", 0) <= nimg)
+    cache.atomic_write(path, kept, manifest=False)
+
+
+def _discard_run(run_dir: Path) -> None:
+    """Remove what a run wrote (checkpoints, log, grids of fakes), so that it starts over."""
+    for path in (run_dir / "last.pt", run_dir / "best.pt"):
+        cache.discard(path)
+    (run_dir / "log.jsonl").unlink(missing_ok=True)
+    for grid in run_dir.glob("fakes-*.png"):
+        grid.unlink()
+
+
+def _save_png(image: np.ndarray, path: Path) -> None:
+    cache.atomic_write(path, lambda temp: Image.fromarray(image).save(temp, format="PNG"), manifest=False)
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a run's log.jsonl, in order."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The records of a run's log.jsonl, in order (a half-written last line is dropped with a warning)."""
+    return [record for _, record in _log_records(Path(path))]
 
 
 # ----------------------------------------------------------------------------
@@ -374,327 +401,338 @@ def train_gan(
         raise ValueError(f"grid_every_kimg >= 0 and grid_size >= (1, 1) expected, "
                          f"got {grid_every_kimg} and {grid_size}")
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
-    dev = _resolve_device(device)
-    amp = dev.type == "cuda" if amp is None else amp
-    N, R = len(images), config.resolution
+    with cache.locked(run_dir, what="GAN run"):  # one process trains a run; the others wait, then reuse it
+        run_dir.mkdir(parents=True, exist_ok=True)
+        last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
+        dev = _resolve_device(device)
+        amp = dev.type == "cuda" if amp is None else amp
+        N, R = len(images), config.resolution
 
-    # Construct networks and optimisers.
-    G, D = build(config, seed)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    G, D, G_ema = G.to(dev), D.to(dev), G_ema.to(dev)
-    if dev.type == "cuda":
-        G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
-    opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
-    opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
-    noise = torch.Generator().manual_seed(_derived_seed(seed, "noise"))  # latents, G's labels, GP mixing
-    # Evaluations fall on multiples of fid_every_kimg (PGGAN: every 4 ticks), from min_fid_kimg on.
-    first_fd_kimg = math.ceil(config.min_fid_kimg / config.fid_every_kimg - 1e-9) * config.fid_every_kimg
-    state: dict[str, Any] = {
-        "nimg": 0,  # images shown to D
-        "step": 0,  # G steps
-        "prev_lod": -1.0,  # lod of the previous schedule step (PGGAN's optimiser reset)
-        "best_fd": None,
-        "best_kimg": None,
-        "evals": 0,
-        "evals_since_best": 0,
-        "next_fd_nimg": first_fd_kimg * 1000,
-        "done": False,
-        "stop_reason": "",
-        "train_seconds": 0.0,
-    }
-    saved_rngs = None
+        # Construct networks and optimisers.
+        G, D = build(config, seed)
+        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        G, D, G_ema = G.to(dev), D.to(dev), G_ema.to(dev)
+        if dev.type == "cuda":
+            G, D, G_ema = (m.to(memory_format=torch.channels_last) for m in (G, D, G_ema))
+        opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
+        opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
+        noise = torch.Generator().manual_seed(_derived_seed(seed, "noise"))  # latents, G's labels, GP mixing
+        # Evaluations fall on multiples of fid_every_kimg (PGGAN: every 4 ticks), from min_fid_kimg on.
+        first_fd_kimg = math.ceil(config.min_fid_kimg / config.fid_every_kimg - 1e-9) * config.fid_every_kimg
+        state: dict[str, Any] = {
+            "nimg": 0,  # images shown to D
+            "step": 0,  # G steps
+            "prev_lod": -1.0,  # lod of the previous schedule step (PGGAN's optimiser reset)
+            "best_fd": None,
+            "best_kimg": None,
+            "evals": 0,
+            "evals_since_best": 0,
+            "next_fd_nimg": first_fd_kimg * 1000,
+            "done": False,
+            "stop_reason": "",
+            "train_seconds": 0.0,
+        }
+        saved_rngs = None
 
-    # Resume from the run's last checkpoint.
-    resumed = last_path.exists()
-    if resumed:
-        checkpoint = load_checkpoint(last_path, config)  # refuses another architecture or resolution
-        saved_config = GANConfig.from_dict(checkpoint["config"])
-        if saved_config != config:
-            differ = [f.name for f in dataclasses.fields(config)
-                      if getattr(saved_config, f.name) != getattr(config, f.name)]
-            raise ValueError(f"{last_path}: the run there used other settings ({', '.join(differ)}); "
-                             "use another run directory")
-        if checkpoint["seed"] != seed or checkpoint["data_digest"] != digest:
-            raise ValueError(f"{last_path}: the run there used seed {checkpoint['seed']} and data "
-                             f"{checkpoint['data_digest']}, this call seed {seed} and data {digest}; "
-                             "use another run directory")
-        G.load_state_dict(checkpoint["G"])
-        D.load_state_dict(checkpoint["D"])
-        G_ema.load_state_dict(checkpoint["G_ema"])
-        opt_G.load_state_dict(checkpoint["opt_G"])
-        opt_D.load_state_dict(checkpoint["opt_D"])
-        noise.set_state(checkpoint["rng"]["noise"])
-        saved_rngs = checkpoint["rng"]
-        state.update(checkpoint["progress"])
-        del checkpoint
-        _truncate_log(log_path, state["nimg"])
-    elif log_path.exists():
-        log_path.unlink()  # a run that died before its first checkpoint starts over
+        # Resume from the run's last checkpoint, when it and best.pt match their manifests.
+        checkpoint = None
+        if last_path.exists():
+            if cache.verify(last_path, what="GAN checkpoint"):
+                checkpoint = load_checkpoint(last_path, config)  # refuses another architecture or resolution
+                best_problem = cache.check(best_path)
+                if checkpoint["progress"]["best_fd"] is not None and best_problem is not None:
+                    log.warning("GAN checkpoint %s is %s; the run starts over", best_path,
+                                "missing" if best_problem == "missing" else f"corrupt: {best_problem}")
+                    checkpoint = None
+            if checkpoint is None:
+                _discard_run(run_dir)  # a checkpoint that fails its check is never trained on
+        resumed = checkpoint is not None
+        if checkpoint is not None:
+            saved_config = GANConfig.from_dict(checkpoint["config"])
+            if saved_config != config:
+                differ = [f.name for f in dataclasses.fields(config)
+                          if getattr(saved_config, f.name) != getattr(config, f.name)]
+                raise ValueError(f"{last_path}: the run there used other settings ({', '.join(differ)}); "
+                                 "use another run directory")
+            if checkpoint["seed"] != seed or checkpoint["data_digest"] != digest:
+                raise ValueError(f"{last_path}: the run there used seed {checkpoint['seed']} and data "
+                                 f"{checkpoint['data_digest']}, this call seed {seed} and data {digest}; "
+                                 "use another run directory")
+            G.load_state_dict(checkpoint["G"])
+            D.load_state_dict(checkpoint["D"])
+            G_ema.load_state_dict(checkpoint["G_ema"])
+            opt_G.load_state_dict(checkpoint["opt_G"])
+            opt_D.load_state_dict(checkpoint["opt_D"])
+            noise.set_state(checkpoint["rng"]["noise"])
+            saved_rngs = checkpoint["rng"]
+            state.update(checkpoint["progress"])
+            del checkpoint
+            _truncate_log(log_path, state["nimg"])
+        elif log_path.exists():
+            log_path.unlink()  # a run that died before its first checkpoint starts over
 
-    def result(from_cache: bool, images_trained: int) -> TrainResult:
-        wall = time.perf_counter() - call_start
-        return TrainResult(
-            run_dir=run_dir,
-            last_checkpoint=last_path,
-            best_checkpoint=best_path if state["best_fd"] is not None else None,
-            log_path=log_path,
-            best_fd=state["best_fd"],
-            best_kimg=state["best_kimg"],
-            kimg=state["nimg"] / 1000,
-            finished=state["done"],
-            stop_reason=state["stop_reason"],
-            wall_seconds=wall,
-            images_per_second=images_trained / wall if images_trained else 0.0,
-            train_seconds=state["train_seconds"],
-            device=str(dev),
-            from_cache=from_cache,
-        )
+        def result(from_cache: bool, images_trained: int) -> TrainResult:
+            wall = time.perf_counter() - call_start
+            return TrainResult(
+                run_dir=run_dir,
+                last_checkpoint=last_path,
+                best_checkpoint=best_path if state["best_fd"] is not None else None,
+                log_path=log_path,
+                best_fd=state["best_fd"],
+                best_kimg=state["best_kimg"],
+                kimg=state["nimg"] / 1000,
+                finished=state["done"],
+                stop_reason=state["stop_reason"],
+                wall_seconds=wall,
+                images_per_second=images_trained / wall if images_trained else 0.0,
+                train_seconds=state["train_seconds"],
+                device=str(dev),
+                from_cache=from_cache,
+            )
 
-    if state["done"]:
-        log.info("GAN run %s finished before (%s at %.1f kimg)", run_dir, state["stop_reason"],
-                 state["nimg"] / 1000)
-        return result(from_cache=True, images_trained=0)
+        if state["done"]:
+            log.info("GAN run %s finished before (%s at %.1f kimg)", run_dir, state["stop_reason"],
+                     state["nimg"] / 1000)
+            return result(from_cache=True, images_trained=0)
 
-    # Load the training set (onto the GPU when it fits).
-    images_t = torch.from_numpy(images if images.flags.writeable else images.copy())  # [N, R, R] uint8
-    labels_t = torch.from_numpy(labels)  # [N, L] float
-    if dev.type == "cuda" and images_t.numel() <= _DEVICE_DATA_BYTES:
-        images_t, labels_t = images_t.to(dev), labels_t.to(dev)
-    data_order = _EpochOrder(N, seed)
+        # Load the training set (onto the GPU when it fits).
+        images_t = torch.from_numpy(images if images.flags.writeable else images.copy())  # [N, R, R] uint8
+        labels_t = torch.from_numpy(labels)  # [N, L] float
+        if dev.type == "cuda" and images_t.numel() <= _DEVICE_DATA_BYTES:
+            images_t, labels_t = images_t.to(dev), labels_t.to(dev)
+        data_order = _EpochOrder(N, seed)
 
-    def autocast(enabled: bool) -> contextlib.AbstractContextManager[Any]:
-        return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp and enabled)
+        def autocast(enabled: bool) -> contextlib.AbstractContextManager[Any]:
+            return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp and enabled)
 
-    def D_call(x: torch.Tensor, y: torch.Tensor, lod: float = 0.0) -> DiscriminatorOutput:
-        # The gradient penalty's interpolates are the only leaf inputs that require grad: keep them in fp32.
-        with autocast(not (x.is_leaf and x.requires_grad)):
-            return D(x, y, lod=lod)
+        def D_call(x: torch.Tensor, y: torch.Tensor, lod: float = 0.0) -> DiscriminatorOutput:
+            # The gradient penalty's interpolates are the only leaf inputs that require grad: keep them in fp32.
+            with autocast(not (x.is_leaf and x.requires_grad)):
+                return D(x, y, lod=lod)
 
-    def reals_batch(index: torch.Tensor, lod: float) -> torch.Tensor:
-        x = images_t[index.to(images_t.device)].to(dev, non_blocking=True)[:, None].float()  # [B, 1, R, R]
-        x = x / 127.5 - 1.0  # paper-spec §3.1: [0, 255] -> [-1, 1]
-        if config.grows:
-            x = fade_reals(x, lod)  # D sees reals at the fakes' level of detail
-        return x.contiguous(memory_format=torch.channels_last) if dev.type == "cuda" else x
+        def reals_batch(index: torch.Tensor, lod: float) -> torch.Tensor:
+            x = images_t[index.to(images_t.device)].to(dev, non_blocking=True)[:, None].float()  # [B, 1, R, R]
+            x = x / 127.5 - 1.0  # paper-spec §3.1: [0, 255] -> [-1, 1]
+            if config.grows:
+                x = fade_reals(x, lod)  # D sees reals at the fakes' level of detail
+            return x.contiguous(memory_format=torch.channels_last) if dev.type == "cuda" else x
 
-    # Set up the Fréchet evaluation: fixed reals, their labels and fixed latents (paper-spec §3.1).
-    fd_count = min(fd_images, N)
-    fd_index = torch.randperm(N, generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-reals")))
-    fd_index = fd_index[:fd_count]  # [fd_count] the same reals at every evaluation
-    fd_latents = torch.randn(fd_count, config.latent,
-                             generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-z")))
-    fd_labels = torch.from_numpy(labels[fd_index.numpy()])
-    real_stats: FeatureStatistics | None = None
-    extract: Extractor | None = extractor
+        # Set up the Fréchet evaluation: fixed reals, their labels and fixed latents (paper-spec §3.1).
+        fd_count = min(fd_images, N)
+        fd_index = torch.randperm(N, generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-reals")))
+        fd_index = fd_index[:fd_count]  # [fd_count] the same reals at every evaluation
+        fd_latents = torch.randn(fd_count, config.latent,
+                                 generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-z")))
+        fd_labels = torch.from_numpy(labels[fd_index.numpy()])
+        real_stats: FeatureStatistics | None = None
+        extract: Extractor | None = extractor
 
-    def evaluate_fd() -> float:
-        nonlocal real_stats, extract
-        if extract is None:
-            extract = domain_feature_extractor(images, labels, R, extractor_cache_dir, seed, device=device)
-        if real_stats is None:
-            real_stats = feature_statistics(extract(images[fd_index.numpy()]))
-        fakes = generate_uint8(G_ema, fd_latents, fd_labels, batch_size=max(config.minibatch.values()))
-        return frechet_distance(real_stats, feature_statistics(extract(fakes)))
+        def evaluate_fd() -> float:
+            nonlocal real_stats, extract
+            if extract is None:
+                extract = domain_feature_extractor(images, labels, R, extractor_cache_dir, seed, device=device)
+            if real_stats is None:
+                real_stats = feature_statistics(extract(images[fd_index.numpy()]))
+            fakes = generate_uint8(G_ema, fd_latents, fd_labels, batch_size=max(config.minibatch.values()))
+            return frechet_distance(real_stats, feature_statistics(extract(fakes)))
 
-    # Set up the image grids: rows of the most frequent label vectors, fixed latents per column.
-    grid_rows_labels = _grid_label_rows(labels, grid_size[0])
-    grid_rows, grid_cols = len(grid_rows_labels), grid_size[1]
-    grid_labels = torch.from_numpy(np.repeat(grid_rows_labels, grid_cols, axis=0))  # [rows * cols, L]
-    grid_latents = torch.randn(grid_rows * grid_cols, config.latent,
-                               generator=torch.Generator().manual_seed(_derived_seed(seed, "grid")))
+        # Set up the image grids: rows of the most frequent label vectors, fixed latents per column.
+        grid_rows_labels = _grid_label_rows(labels, grid_size[0])
+        grid_rows, grid_cols = len(grid_rows_labels), grid_size[1]
+        grid_labels = torch.from_numpy(np.repeat(grid_rows_labels, grid_cols, axis=0))  # [rows * cols, L]
+        grid_latents = torch.randn(grid_rows * grid_cols, config.latent,
+                                   generator=torch.Generator().manual_seed(_derived_seed(seed, "grid")))
 
-    def save_fakes(name: str, lod: float) -> None:
-        fakes = generate_uint8(G_ema, grid_latents, grid_labels, lod=lod, batch_size=grid_rows * grid_cols)
-        Image.fromarray(_image_grid(fakes, grid_rows, grid_cols)).save(run_dir / name)
+        def save_fakes(name: str, lod: float) -> None:
+            fakes = generate_uint8(G_ema, grid_latents, grid_labels, lod=lod, batch_size=grid_rows * grid_cols)
+            _save_png(_image_grid(fakes, grid_rows, grid_cols), run_dir / name)
 
-    if not (run_dir / "reals.png").exists():
-        reals = []
-        for row in grid_rows_labels:  # the first reals of each grid row's label vector, in a seeded order
-            matches = np.flatnonzero((labels == row).all(axis=1))
-            picks = np.random.default_rng(_derived_seed(seed, "grid-reals")).permutation(matches)
-            picks = picks[:grid_cols]
-            reals.append(images[np.resize(picks, grid_cols)])
-        Image.fromarray(_image_grid(np.concatenate(reals), grid_rows, grid_cols)).save(run_dir / "reals.png")
-    extractor_label = "domain classifier" if extractor is None else extractor_name(extractor)
-    (run_dir / "run.json").write_text(json.dumps(
-        {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
-         "amp": amp, "extractor": extractor_label, "fd_images": fd_count}, indent=1, default=str))
+        if not (run_dir / "reals.png").exists():
+            reals = []
+            for row in grid_rows_labels:  # the first reals of each grid row's label vector, in a seeded order
+                matches = np.flatnonzero((labels == row).all(axis=1))
+                picks = np.random.default_rng(_derived_seed(seed, "grid-reals")).permutation(matches)
+                picks = picks[:grid_cols]
+                reals.append(images[np.resize(picks, grid_cols)])
+            _save_png(_image_grid(np.concatenate(reals), grid_rows, grid_cols), run_dir / "reals.png")
+        extractor_label = "domain classifier" if extractor is None else extractor_name(extractor)
+        cache.atomic_write(run_dir / "run.json", json.dumps(
+            {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
+             "amp": amp, "extractor": extractor_label, "fd_images": fd_count}, indent=1, default=str), manifest=False)
 
-    images_trained = 0
-    target_kimg = config.total_kimg if max_kimg is None else min(max_kimg, config.total_kimg)
-    with _run_global_rngs(seed, saved_rngs):
-        nimg = state["nimg"]
-        _append_jsonl(log_path, {"kind": "resume" if resumed else "start", "nimg": nimg, "kimg": nimg / 1000,
-                                 "device": str(dev), "amp": amp, "seed": seed})
-        if not resumed and grid_every_kimg > 0:
-            save_fakes("fakes-init.png", config.lod(0.0))
+        images_trained = 0
+        target_kimg = config.total_kimg if max_kimg is None else min(max_kimg, config.total_kimg)
+        with _run_global_rngs(seed, saved_rngs):
+            nimg = state["nimg"]
+            _append_jsonl(log_path, {"kind": "resume" if resumed else "start", "nimg": nimg, "kimg": nimg / 1000,
+                                     "device": str(dev), "amp": amp, "seed": seed})
+            if not resumed and grid_every_kimg > 0:
+                save_fakes("fakes-init.png", config.lod(0.0))
 
-        # Counters of housekeeping: the next tick, checkpoint and grid, all in images.
-        def next_multiple(every_kimg: float) -> float:
-            return (math.floor(nimg / (every_kimg * 1000) + 1e-9) + 1) * every_kimg * 1000
+            # Counters of housekeeping: the next tick, checkpoint and grid, all in images.
+            def next_multiple(every_kimg: float) -> float:
+                return (math.floor(nimg / (every_kimg * 1000) + 1e-9) + 1) * every_kimg * 1000
 
-        next_tick, next_checkpoint = next_multiple(tick_kimg), next_multiple(checkpoint_every_kimg)
-        next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}
-        # Time is split into training and housekeeping ("maintenance") at each housekeeping block.
-        mark = time.perf_counter()  # end of the last housekeeping
-        tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
-        bar = tqdm(total=round(target_kimg, 3), initial=round(nimg / 1000, 3), desc=config.arch,
-                   disable=not progress, leave=False,
-                   bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}{postfix}]")
+            next_tick, next_checkpoint = next_multiple(tick_kimg), next_multiple(checkpoint_every_kimg)
+            next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
+            sums: dict[str, torch.Tensor] = {}
+            counts: dict[str, int] = {}
+            # Time is split into training and housekeeping ("maintenance") at each housekeeping block.
+            mark = time.perf_counter()  # end of the last housekeeping
+            tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
+            bar = tqdm(total=round(target_kimg, 3), initial=round(nimg / 1000, 3), desc=config.arch,
+                       disable=not progress, leave=False,
+                       bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}{postfix}]")
 
-        def save_last() -> None:
-            _atomic_save({
-                "format": CHECKPOINT_FORMAT, "kind": "last", "config": config.to_dict(), "seed": seed,
-                "data_digest": digest, "G": _cpu_state(G), "D": _cpu_state(D), "G_ema": _cpu_state(G_ema),
-                "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-                "rng": {"noise": noise.get_state(), "torch_global": torch.get_rng_state(),
-                        "python": random.getstate()},
-                "progress": dict(state),
-            }, last_path)
-            _append_jsonl(log_path, {"kind": "checkpoint", "nimg": nimg, "kimg": nimg / 1000,
-                                     "path": last_path.name})
+            def save_last() -> None:
+                _atomic_save({
+                    "format": CHECKPOINT_FORMAT, "kind": "last", "config": config.to_dict(), "seed": seed,
+                    "data_digest": digest, "G": _cpu_state(G), "D": _cpu_state(D), "G_ema": _cpu_state(G_ema),
+                    "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
+                    "rng": {"noise": noise.get_state(), "torch_global": torch.get_rng_state(),
+                            "python": random.getstate()},
+                    "progress": dict(state),
+                }, last_path)
+                _append_jsonl(log_path, {"kind": "checkpoint", "nimg": nimg, "kimg": nimg / 1000,
+                                         "path": last_path.name})
 
-        # Train.
-        paused = max_kimg is not None and nimg >= max_kimg * 1000
-        if paused and not resumed:
-            save_last()  # a run paused before its first step still leaves a checkpoint to resume from
-        while not paused:
-            # Choose the level of detail and minibatch for this schedule step (PGGAN: per minibatch_repeats).
-            lod = config.lod(nimg / 1000)
-            batch = config.minibatch_at(lod)
-            prev_lod = state["prev_lod"]
-            if math.floor(lod) != math.floor(prev_lod) or math.ceil(lod) != math.ceil(prev_lod):
-                _reset_adam(opt_G)  # a level starts or ends fading in (PGGAN: reset_opt_for_new_lod)
-                _reset_adam(opt_D)
-            state["prev_lod"] = lod
+            # Train.
+            paused = max_kimg is not None and nimg >= max_kimg * 1000
+            if paused and not resumed:
+                save_last()  # a run paused before its first step still leaves a checkpoint to resume from
+            while not paused:
+                # Choose the level of detail and minibatch for this schedule step (PGGAN: per minibatch_repeats).
+                lod = config.lod(nimg / 1000)
+                batch = config.minibatch_at(lod)
+                prev_lod = state["prev_lod"]
+                if math.floor(lod) != math.floor(prev_lod) or math.ceil(lod) != math.ceil(prev_lod):
+                    _reset_adam(opt_G)  # a level starts or ends fading in (PGGAN: reset_opt_for_new_lod)
+                    _reset_adam(opt_D)
+                state["prev_lod"] = lod
 
-            # Execute training phases: D_repeats D steps, then one G step, minibatch_repeats times.
-            for _ in range(config.minibatch_repeats):
-                for _ in range(config.d_repeats):
-                    real_index = data_order.take(nimg, batch)
-                    reals = reals_batch(real_index, lod)
-                    real_labels = labels_t[real_index.to(labels_t.device)].to(dev)  # also the fakes' labels
+                # Execute training phases: D_repeats D steps, then one G step, minibatch_repeats times.
+                for _ in range(config.minibatch_repeats):
+                    for _ in range(config.d_repeats):
+                        real_index = data_order.take(nimg, batch)
+                        reals = reals_batch(real_index, lod)
+                        real_labels = labels_t[real_index.to(labels_t.device)].to(dev)  # also the fakes' labels
+                        z = torch.randn(batch, config.latent, generator=noise).to(dev)
+                        with torch.no_grad(), autocast(True):  # the D step never updates G
+                            fakes = G(z, real_labels, lod)
+                        loss_D, stats_D = discriminator_loss(
+                            D_call, reals, fakes, real_labels, lod=lod, gp_lambda=config.gp_lambda,
+                            gp_target=config.gp_target, drift_weight=config.drift_weight,
+                            ac_weight=config.ac_weight, generator=noise)
+                        opt_D.zero_grad(set_to_none=True)
+                        loss_D.mean().backward()
+                        opt_D.step()
+                        nimg += batch
+                        for name, value in stats_D.items():
+                            sums[name] = sums[name] + value if name in sums else value
+                            counts[name] = counts.get(name, 0) + 1
+
+                    # G step: labels drawn uniformly from the training label rows (paper-spec §3.1).
                     z = torch.randn(batch, config.latent, generator=noise).to(dev)
-                    with torch.no_grad(), autocast(True):  # the D step never updates G
-                        fakes = G(z, real_labels, lod)
-                    loss_D, stats_D = discriminator_loss(
-                        D_call, reals, fakes, real_labels, lod=lod, gp_lambda=config.gp_lambda,
-                        gp_target=config.gp_target, drift_weight=config.drift_weight,
-                        ac_weight=config.ac_weight, generator=noise)
-                    opt_D.zero_grad(set_to_none=True)
-                    loss_D.mean().backward()
-                    opt_D.step()
-                    nimg += batch
-                    for name, value in stats_D.items():
+                    g_labels = labels_t[torch.randint(N, (batch,), generator=noise).to(labels_t.device)].to(dev)
+                    with autocast(True):
+                        fakes = G(z, g_labels, lod)
+                    D.requires_grad_(False)  # gradients flow through D into G, none are kept for D
+                    loss_G, stats_G = generator_loss(D_call, fakes, g_labels, lod=lod, ac_weight=config.ac_weight)
+                    opt_G.zero_grad(set_to_none=True)
+                    loss_G.mean().backward()
+                    opt_G.step()
+                    D.requires_grad_(True)
+                    for name, value in stats_G.items():
                         sums[name] = sums[name] + value if name in sums else value
                         counts[name] = counts.get(name, 0) + 1
 
-                # G step: labels drawn uniformly from the training label rows (paper-spec §3.1).
-                z = torch.randn(batch, config.latent, generator=noise).to(dev)
-                g_labels = labels_t[torch.randint(N, (batch,), generator=noise).to(labels_t.device)].to(dev)
-                with autocast(True):
-                    fakes = G(z, g_labels, lod)
-                D.requires_grad_(False)  # gradients flow through D into G, none are kept for D
-                loss_G, stats_G = generator_loss(D_call, fakes, g_labels, lod=lod, ac_weight=config.ac_weight)
-                opt_G.zero_grad(set_to_none=True)
-                loss_G.mean().backward()
-                opt_G.step()
-                D.requires_grad_(True)
-                for name, value in stats_G.items():
-                    sums[name] = sums[name] + value if name in sums else value
-                    counts[name] = counts.get(name, 0) + 1
+                    # Update G_ema.
+                    _update_ema(G_ema, G, config.ema_beta)
+                    state["step"] += 1
 
-                # Update G_ema.
-                _update_ema(G_ema, G, config.ema_beta)
-                state["step"] += 1
+                images_trained += config.minibatch_repeats * config.d_repeats * batch
+                state["nimg"] = nimg
+                bar.update(round(nimg / 1000, 3) - bar.n)
+                if nimg >= config.total_kimg * 1000:
+                    state["done"], state["stop_reason"] = True, "total_kimg"
+                paused = not state["done"] and max_kimg is not None and nimg >= max_kimg * 1000
+                due = min(next_tick, next_checkpoint, next_grid, state["next_fd_nimg"])
+                if not (state["done"] or paused or nimg >= due):
+                    continue  # the common case: no housekeeping due
 
-            images_trained += config.minibatch_repeats * config.d_repeats * batch
-            state["nimg"] = nimg
-            bar.update(round(nimg / 1000, 3) - bar.n)
-            if nimg >= config.total_kimg * 1000:
-                state["done"], state["stop_reason"] = True, "total_kimg"
-            paused = not state["done"] and max_kimg is not None and nimg >= max_kimg * 1000
-            due = min(next_tick, next_checkpoint, next_grid, state["next_fd_nimg"])
-            if not (state["done"] or paused or nimg >= due):
-                continue  # the common case: no housekeeping due
+                # Perform housekeeping.
+                maintenance_start = time.perf_counter()
+                state["train_seconds"] += maintenance_start - mark
+                tick_train_seconds += maintenance_start - mark
+                kimg = nimg / 1000
+                record: dict[str, Any] = {"nimg": nimg, "kimg": kimg}
 
-            # Perform housekeeping.
-            maintenance_start = time.perf_counter()
-            state["train_seconds"] += maintenance_start - mark
-            tick_train_seconds += maintenance_start - mark
-            kimg = nimg / 1000
-            record: dict[str, Any] = {"nimg": nimg, "kimg": kimg}
+                # Evaluate the Fréchet distance (full resolution only, past min_fid_kimg, every fid_every_kimg).
+                evaluate = lod == 0.0 and kimg >= config.min_fid_kimg and (
+                    nimg >= state["next_fd_nimg"] or state["stop_reason"] == "total_kimg")
+                if evaluate:
+                    eval_start = time.perf_counter()
+                    fd = evaluate_fd()
+                    state["evals"] += 1
+                    improved = state["best_fd"] is None or fd < state["best_fd"]
+                    if improved:  # paper-spec §3.1: save at the first evaluation and at every improvement
+                        best = {"format": CHECKPOINT_FORMAT, "kind": "best", "config": config.to_dict(),
+                                "seed": seed, "data_digest": digest, "G_ema": _cpu_state(G_ema),
+                                "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}
+                        _atomic_save(best, best_path)
+                        state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, kimg, 0
+                    else:
+                        state["evals_since_best"] += 1
+                    state["next_fd_nimg"] = next_multiple(config.fid_every_kimg)
+                    if state["evals_since_best"] >= config.patience and not state["done"]:  # paper-spec §3.1
+                        state["done"], state["stop_reason"] = True, "patience"
+                    _append_jsonl(log_path, {"kind": "fd", **record, "fd": fd, "best_fd": state["best_fd"],
+                                             "improved": improved, "evals_since_best": state["evals_since_best"],
+                                             "fd_images": fd_count, "extractor": extractor_name(extract),
+                                             "seconds": time.perf_counter() - eval_start})
+                    log.info("kimg %.1f: Fréchet distance %.4g (best %.4g at %.1f kimg)", kimg, fd,
+                             state["best_fd"], state["best_kimg"])
 
-            # Evaluate the Fréchet distance (full resolution only, past min_fid_kimg, every fid_every_kimg).
-            evaluate = lod == 0.0 and kimg >= config.min_fid_kimg and (
-                nimg >= state["next_fd_nimg"] or state["stop_reason"] == "total_kimg")
-            if evaluate:
-                eval_start = time.perf_counter()
-                fd = evaluate_fd()
-                state["evals"] += 1
-                improved = state["best_fd"] is None or fd < state["best_fd"]
-                if improved:  # paper-spec §3.1: save at the first evaluation and at every improvement
-                    best = {"format": CHECKPOINT_FORMAT, "kind": "best", "config": config.to_dict(),
-                            "seed": seed, "data_digest": digest, "G_ema": _cpu_state(G_ema),
-                            "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}
-                    _atomic_save(best, best_path)
-                    state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, kimg, 0
-                else:
-                    state["evals_since_best"] += 1
-                state["next_fd_nimg"] = next_multiple(config.fid_every_kimg)
-                if state["evals_since_best"] >= config.patience and not state["done"]:  # paper-spec §3.1
-                    state["done"], state["stop_reason"] = True, "patience"
-                _append_jsonl(log_path, {"kind": "fd", **record, "fd": fd, "best_fd": state["best_fd"],
-                                         "improved": improved, "evals_since_best": state["evals_since_best"],
-                                         "fd_images": fd_count, "extractor": extractor_name(extract),
-                                         "seconds": time.perf_counter() - eval_start})
-                log.info("kimg %.1f: Fréchet distance %.4g (best %.4g at %.1f kimg)", kimg, fd,
-                         state["best_fd"], state["best_kimg"])
+                # Update logs: one record per tick, with each statistic's mean over the tick.
+                if nimg >= next_tick or state["done"] or paused:
+                    tick_record = {"kind": "tick", **record, "step": state["step"], "lod": lod,
+                                   "minibatch": batch}
+                    tick_record.update({name: float(total) / counts[name] for name, total in sums.items()})
+                    tick_record.update({
+                        "Timing/sec_per_tick": tick_train_seconds + tick_maintenance_seconds,
+                        "Timing/img_per_sec": (nimg - tick_start_nimg) / max(tick_train_seconds, 1e-9),
+                        "Timing/maintenance_sec": tick_maintenance_seconds,  # evaluations, grids, checkpoints
+                        "Timing/train_sec": state["train_seconds"],  # all calls on this run together
+                    })
+                    _append_jsonl(log_path, tick_record)
+                    bar.set_postfix_str(f"D {tick_record['Loss/D/loss']:.3f} G {tick_record['Loss/G/loss']:.3f} "
+                                        f"{tick_record['Timing/img_per_sec']:.0f} img/s lod {lod:.2f}"
+                                        + (f" FD {state['best_fd']:.3g}" if state["best_fd"] is not None else ""))
+                    sums, counts = {}, {}
+                    tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
+                    next_tick = next_multiple(tick_kimg)
 
-            # Update logs: one record per tick, with each statistic's mean over the tick.
-            if nimg >= next_tick or state["done"] or paused:
-                tick_record = {"kind": "tick", **record, "step": state["step"], "lod": lod,
-                               "minibatch": batch}
-                tick_record.update({name: float(total) / counts[name] for name, total in sums.items()})
-                tick_record.update({
-                    "Timing/sec_per_tick": tick_train_seconds + tick_maintenance_seconds,
-                    "Timing/img_per_sec": (nimg - tick_start_nimg) / max(tick_train_seconds, 1e-9),
-                    "Timing/maintenance_sec": tick_maintenance_seconds,  # evaluations, grids, checkpoints
-                    "Timing/train_sec": state["train_seconds"],  # all calls on this run together
-                })
-                _append_jsonl(log_path, tick_record)
-                bar.set_postfix_str(f"D {tick_record['Loss/D/loss']:.3f} G {tick_record['Loss/G/loss']:.3f} "
-                                    f"{tick_record['Timing/img_per_sec']:.0f} img/s lod {lod:.2f}"
-                                    + (f" FD {state['best_fd']:.3g}" if state["best_fd"] is not None else ""))
-                sums, counts = {}, {}
-                tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
-                next_tick = next_multiple(tick_kimg)
+                # Save an image grid and a checkpoint.
+                if nimg >= next_grid or (state["done"] and grid_every_kimg > 0):
+                    save_fakes(f"fakes-{kimg:010.3f}kimg.png", lod)
+                    next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
+                if nimg >= next_checkpoint or evaluate or state["done"] or paused:
+                    save_last()
+                    next_checkpoint = next_multiple(checkpoint_every_kimg)
+                mark = time.perf_counter()
+                tick_maintenance_seconds += mark - maintenance_start
+                if state["done"]:
+                    break
 
-            # Save an image grid and a checkpoint.
-            if nimg >= next_grid or (state["done"] and grid_every_kimg > 0):
-                save_fakes(f"fakes-{kimg:010.3f}kimg.png", lod)
-                next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
-            if nimg >= next_checkpoint or evaluate or state["done"] or paused:
-                save_last()
-                next_checkpoint = next_multiple(checkpoint_every_kimg)
-            mark = time.perf_counter()
-            tick_maintenance_seconds += mark - maintenance_start
-            if state["done"]:
-                break
-
-        bar.close()
-        if paused and not state["done"]:
-            state["stop_reason"] = "max_kimg"
-        _append_jsonl(log_path, {"kind": "stop", "nimg": nimg, "kimg": nimg / 1000,
-                                 "reason": state["stop_reason"], "best_fd": state["best_fd"],
-                                 "best_kimg": state["best_kimg"], "train_seconds": state["train_seconds"]})
-    log.info("GAN run %s: %s at %.2f kimg, best FD %s", run_dir, state["stop_reason"], nimg / 1000,
-             state["best_fd"])
-    return result(from_cache=False, images_trained=images_trained)
+            bar.close()
+            if paused and not state["done"]:
+                state["stop_reason"] = "max_kimg"
+            _append_jsonl(log_path, {"kind": "stop", "nimg": nimg, "kimg": nimg / 1000,
+                                     "reason": state["stop_reason"], "best_fd": state["best_fd"],
+                                     "best_kimg": state["best_kimg"], "train_seconds": state["train_seconds"]})
+        log.info("GAN run %s: %s at %.2f kimg, best FD %s", run_dir, state["stop_reason"], nimg / 1000,
+                 state["best_fd"])
+        return result(from_cache=False, images_trained=images_trained)
 
 
 def train_gan_cached(
