@@ -269,6 +269,8 @@ def read_labels(csv_path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"{csv_path}: label file not found")
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{csv_path}: empty file; expected the header 'ID,Label', a row per image and type") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise DataError(f"{csv_path}: not a readable CSV file ({err})") from err
     if list(table.columns) != ["ID", "Label"]:
