@@ -2,18 +2,23 @@
 
 `source_root` returns the folder a reader takes (the one holding `CheXpert-v1.0-small/` or
 `stage_2_train.csv`). With no `data_root` it writes phantoms once under the run directory, keyed
-by their settings, into a temporary folder that is renamed into place only when complete.
+by their settings, through `synthmed.cache`: one process writes them into a temporary folder that is
+renamed into place when complete, with a manifest checked on every later use (a damaged folder is
+rebuilt), while other processes wanting the same phantoms wait for it; temporary folders left by
+processes that died are removed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
+from synthmed import cache
 from synthmed.config import DataConfig, home, stable_hash
 
 log = logging.getLogger(__name__)
@@ -39,22 +44,39 @@ def phantom_root(modality: str, data: DataConfig) -> Path:
     chest_extra = (data.chest_short_side,) if modality == "chest" and data.chest_short_side != default_side else ()
     key = stable_hash(modality, n_patients, data.seed, data.chest_label_source, phantoms.PHANTOM_VERSION, *chest_extra)
     final = home() / "phantoms" / f"{modality}-{key}"
-    if final.exists():
+    if cache.verify_folder(final, what="phantom dataset"):
         return final
-    tmp = final.with_name(final.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    log.info("writing %s phantoms (%d patients) to %s", modality, n_patients, final)
-    if modality == "chest":
-        phantoms.make_chexpert(
-            tmp, n_patients=n_patients, seed=data.seed, label_source=data.chest_label_source,
-            short_side=data.chest_short_side, progress=False,
-        )
-    elif modality == "brain":
-        phantoms.make_rsna(tmp, n_patients=n_patients, seed=data.seed, progress=False)
-    else:
-        raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
-    os.replace(tmp, final)
+
+    def build(tmp: Path) -> None:
+        log.info("writing %s phantoms (%d patients) to %s", modality, n_patients, final)
+        if modality == "chest":
+            phantoms.make_chexpert(
+                tmp, n_patients=n_patients, seed=data.seed, label_source=data.chest_label_source,
+                short_side=data.chest_short_side, progress=False,
+            )
+        elif modality == "brain":
+            phantoms.make_rsna(tmp, n_patients=n_patients, seed=data.seed, progress=False)
+        else:
+            raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
+
+    with cache.locked(final, what="phantom dataset"):
+        _remove_old_temporaries(final.parent)
+        if cache.check_folder(final) is None:  # written by another process while we waited
+            return final
+        cache.atomic_folder(final, build)
     return final
+
+
+# Temporary folders of versions before synthmed.cache: "<modality>-<key>.tmp<pid>".
+_OLD_TEMP = re.compile(r"^(chest|brain)-[0-9a-f]+\.tmp(?P<pid>\d+)$")
+
+
+def _remove_old_temporaries(folder: Path) -> None:
+    for child in folder.iterdir():
+        match = _OLD_TEMP.match(child.name)
+        if match and child.is_dir() and not cache.pid_alive(int(match["pid"])):
+            log.info("removing %s, a temporary phantom folder left by process %s", child, match["pid"])
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def read_raw_index(modality: str, root: Path) -> pd.DataFrame:
