@@ -202,7 +202,9 @@ display(rows[["modality", "generator", "auc_real", "auc_synthetic", "gap", "gap_
 lines = []
 for (modality, generator), run in runs.items():
     r = run.row
-    if r["delong_p"] >= 0.05:
+    if r["delong_p"] != r["delong_p"]:  # NaN: a label has fewer than 2 positive or negative test images
+        verdict = "DeLong's test is undefined here (a label has fewer than 2 positive or negative test images)"
+    elif r["delong_p"] >= 0.05:
         verdict = "the difference is not significant at the 5% level"
     else:
         verdict = f"the {'real' if r['gap'] > 0 else 'synthetic'}-trained classifier is better at the 5% level"

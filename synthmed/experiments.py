@@ -229,6 +229,9 @@ def run_point(
 
     y_true = y_test.astype(np.int8)
     gap = utility_gap(y_true, scores_real, scores_syn, labels, seed=seed, n_boot=N_BOOT[profile])
+    if gap["delong_reason"]:
+        point = f"{modality}/{benchmark}/{setting} {generator} seed {seed}"
+        log.warning("%s: DeLong p is NaN: %s", point, gap["delong_reason"])
     per_label = pd.concat(
         [
             evaluate(y_true, scores_real, labels, seed=seed, n_boot=N_BOOT[profile]).assign(trained_on="real"),

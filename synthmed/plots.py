@@ -325,7 +325,8 @@ def utility_gaps(rows: pd.DataFrame) -> plt.Figure:
         color = _colour(row["generator"], generators.index(row["generator"]))
         err = [[row["gap"] - row["gap_low"]], [row["gap_high"] - row["gap"]]]
         ax.errorbar(row["gap"], i, xerr=err, fmt="o", color=color, capsize=3, markersize=5)
-        p_text = f"p = {row['delong_p']:.2g}"
+        # NaN: a label had fewer than 2 positive or negative test images (metrics.delong_test)
+        p_text = "p undefined" if np.isnan(row["delong_p"]) else f"p = {row['delong_p']:.2g}"
         ax.annotate(p_text, (1.01, i), xycoords=("axes fraction", "data"), va="center", fontsize=7)
     ax.axvline(0, color="grey", linestyle=":", linewidth=1)
     ax.set_yticks(y, [f"{m}, {g}" for m, g in zip(rows["modality"], rows["generator"], strict=True)])

@@ -211,6 +211,30 @@ def test_delong_variance_matches_a_bootstrap_variance():
     assert gap["delong_se"] ** 2 == pytest.approx(gap["gap_se_boot"] ** 2, rel=0.15)
 
 
+@pytest.mark.parametrize("lone", [1, 0])
+def test_delong_is_nan_with_a_reason_when_a_class_has_one_test_image(lone: int):
+    # One image of class `lone` in "q": classifier a ranks it first, b last, so both DeLong
+    # variances of "q" are 0 and the old test read the difference as certain (p = 0).
+    rng = np.random.default_rng(18)
+    y = np.zeros((40, 2), dtype=int)
+    y[:, 0] = rng.random(40) < 0.5
+    y[:, 1] = 1 - lone
+    y[7, 1] = lone
+    a = rng.normal(size=y.shape) + y
+    b = a.copy()
+    a[:, 1] = np.where(y[:, 1] == 1, 5.0, rng.normal(size=40))
+    b[:, 1] = np.where(y[:, 1] == 1, -5.0, rng.normal(size=40))
+    table = metrics.delong_test(y, a, b, ["p", "q"])
+    assert abs(table.loc["q", "diff"]) == 1.0
+    assert np.isnan(table.loc["q", ["se", "z", "p"]].astype(float)).all()
+    assert "q: " in table.loc["q", "reason"] and "at least 2 of each" in table.loc["q", "reason"]
+    assert table.loc["p", "p"] == 1.0 and table.loc["p", "reason"] == ""  # the other label is tested as before
+    assert np.isnan(table.loc[metrics.MEAN_ROW, "p"]) and "q" in table.loc[metrics.MEAN_ROW, "reason"]
+    gap = metrics.utility_gap(y, a, b, ["p", "q"], seed=0, n_boot=50)
+    assert np.isnan(gap["delong_p"]) and "fewer than 2" in gap["delong_reason"]
+    assert gap["gap"] == pytest.approx(table.loc[metrics.MEAN_ROW, "diff"])  # the gap itself is still reported
+
+
 # --- utility gap and evaluate ------------------------------------------------------------------
 
 

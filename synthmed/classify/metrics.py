@@ -379,21 +379,43 @@ def _z_and_p(diff: float, se: float) -> tuple[float, float]:
     return z, float(2 * norm.sf(abs(z)))
 
 
+# DeLong's variance estimates each class's spread from its own images: one image gives none, and the
+# test would then read a zero variance as certainty (p = 0).
+DELONG_MIN_PER_CLASS = 2
+
+
 def delong_test(y_true: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
     """Paired DeLong test of AUC(a) - AUC(b) on the same test set, per label and for the mean.
 
-    Returns a frame indexed by label plus `MEAN_ROW`, columns auc_a, auc_b, diff (a - b), se, z
-    and p (two-sided). The mean row compares the mean AUROCs over the labels present, with the
-    DeLong covariance of the average from `delong_covariance` (not a bootstrap).
+    Returns a frame indexed by label plus `MEAN_ROW`, columns auc_a, auc_b, diff (a - b), se, z,
+    p (two-sided) and reason ("" when the test is defined). The mean row compares the mean AUROCs
+    over the labels present, with the DeLong covariance of the average from `delong_covariance`
+    (not a bootstrap). A label with fewer than `DELONG_MIN_PER_CLASS` positive or negative test
+    images has NaN se, z and p and says so in `reason`; so does the mean row when it averages such a label.
     """
     aucs, cov = delong_covariance(y_true, [scores_a, scores_b], labels)
     names = list(labels)
+    y = _check_truth(y_true, names)
+    n_pos = y.sum(axis=0)
+    n_neg = len(y) - n_pos
+    present = ~np.isnan(aucs[0])
+    reasons = []
+    for j, name in enumerate(names):
+        if not present[j]:
+            reasons.append(f"{name}: the test set has only {'positive' if n_neg[j] == 0 else 'negative'} images")
+        elif min(n_pos[j], n_neg[j]) < DELONG_MIN_PER_CLASS:
+            reasons.append(
+                f"{name}: {n_pos[j]} positive and {n_neg[j]} negative test images; DeLong's variance needs "
+                f"at least {DELONG_MIN_PER_CLASS} of each"
+            )
+        else:
+            reasons.append("")
     rows = []
     for j in range(len(names)):
         diff = aucs[0, j] - aucs[1, j]
         var = cov[0, j, 0, j] + cov[1, j, 1, j] - 2 * cov[0, j, 1, j]
-        rows.append((aucs[0, j], aucs[1, j], diff, var))
-    present = ~np.isnan(aucs[0])
+        rows.append((aucs[0, j], aucs[1, j], diff, math.nan if reasons[j] else var))
+    thin = [names[j] for j in np.flatnonzero(present) if reasons[j]]
     if present.any():
         weights = np.zeros((2, len(names)))
         weights[0, present] = 1 / present.sum()
@@ -401,14 +423,21 @@ def delong_test(y_true: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, 
         c = weights.ravel()
         sub = np.nan_to_num(cov.reshape(2 * len(names), 2 * len(names)))  # absent labels weigh 0
         mean_a, mean_b = aucs[0, present].mean(), aucs[1, present].mean()
-        rows.append((mean_a, mean_b, mean_a - mean_b, float(c @ sub @ c)))
+        rows.append((mean_a, mean_b, mean_a - mean_b, math.nan if thin else float(c @ sub @ c)))
+        reasons.append(
+            f"the mean includes labels with fewer than {DELONG_MIN_PER_CLASS} positive or negative test "
+            f"images: {', '.join(thin)}"
+            if thin
+            else ""
+        )
     else:
         rows.append((math.nan, math.nan, math.nan, math.nan))
+        reasons.append("no label has both positive and negative test images")
     table = []
-    for auc_a, auc_b, diff, var in rows:
+    for (auc_a, auc_b, diff, var), reason in zip(rows, reasons, strict=True):
         se = math.sqrt(max(var, 0.0)) if not np.isnan(var) else math.nan  # rounding can give -1e-18
         z, p = _z_and_p(diff, se)
-        table.append({"auc_a": auc_a, "auc_b": auc_b, "diff": diff, "se": se, "z": z, "p": p})
+        table.append({"auc_a": auc_a, "auc_b": auc_b, "diff": diff, "se": se, "z": z, "p": p, "reason": reason})
     return pd.DataFrame(table, index=pd.Index([*names, MEAN_ROW], name="label"))
 
 
@@ -436,7 +465,8 @@ def utility_gap(
 
     Returns a flat dict of floats: mean_auc_real, mean_auc_synthetic, gap, gap_ci_low, gap_ci_high,
     gap_se_boot, delong_se, delong_z, delong_p, auc_paper_real, auc_paper_synthetic, gap_paper,
-    n_test, n_test_paper, n_labels, n_boot, ci.
+    n_test, n_test_paper, n_labels, n_boot, ci; and delong_reason, the text saying why delong_p is
+    NaN ("" when it is not).
     """
     ci = _check_ci(ci)
     y, real, names = _check_inputs(y_true, scores_real, labels, what="scores_real")
@@ -458,6 +488,7 @@ def utility_gap(
         "delong_se": float(delong["se"]),
         "delong_z": float(delong["z"]),
         "delong_p": float(delong["p"]),
+        "delong_reason": str(delong["reason"]),
         "auc_paper_real": paper_real,
         "auc_paper_synthetic": paper_synthetic,
         "gap_paper": paper_real - paper_synthetic,
