@@ -387,8 +387,9 @@ def locked(path: str | os.PathLike, *, timeout: float | None = None, what: str =
             ) from None
     owner = _owner_path(lock_file)
     try:
-        _write_json(owner, {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
-                            "command": " ".join(sys.argv)[:200] or sys.executable})
+        with contextlib.suppress(OSError):  # who holds the lock is for messages only: never fail on it
+            _write_json(owner, {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
+                                "command": " ".join(sys.argv)[:200] or sys.executable})
         clean_stale(path.parent, name=path.name)
         yield
     finally:

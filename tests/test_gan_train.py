@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import scipy.linalg
 import torch
 from PIL import Image
 
+from synthmed import cache
 from synthmed.gan.config import GANConfig, build
 from synthmed.gan.frechet import (
     DownsampledPixels,
@@ -371,12 +374,17 @@ def test_a_half_written_last_log_line_is_dropped_on_resume(
     train_gan(config, images, labels, run_dir, extractor=PIXELS, max_kimg=0.1, **QUICK)
     with open(run_dir / "log.jsonl", "a") as handle:
         handle.write('{"kind": "tick", "nimg": 1')  # a process killed while appending
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    stale = run_dir / f".last.pt.tmp-{cache._HOST}-{killed.pid}-00ff"  # ... or while saving a checkpoint
+    stale.write_bytes(b"partial")
     with caplog.at_level("WARNING", logger="synthmed"):
         resumed = train_gan(config, images, labels, run_dir, extractor=PIXELS, **QUICK)
     assert resumed.finished and f"{run_dir / 'log.jsonl'}: dropping its half-written last line" in caplog.text
     lines = (run_dir / "log.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]  # every line parses
     assert [r["kind"] for r in records].count("resume") == 1 and records[-1]["kind"] == "stop"
+    assert not stale.exists()
 
 
 def test_two_trainers_on_one_run_train_it_once_and_log_each_record_once(tmp_path: Path, data: Data) -> None:

@@ -407,6 +407,7 @@ def train_cached(
             log.info("classifier %s: loaded from %s", key, folder)
             return load_cached(folder, config, n_labels, resolution)
         folder.mkdir(parents=True, exist_ok=True)
+        cache.clean_stale(folder)
         for name in ("history.json", "model.pt", "config.json", "train.log"):
             cache.discard(folder / name)  # history.json first: the run is unfinished from here on
         model, history = train_classifier(train_images, train_labels, val_images, val_labels, config,

@@ -403,6 +403,7 @@ def train_gan(
     run_dir = Path(run_dir)
     with cache.locked(run_dir, what="GAN run"):  # one process trains a run; the others wait, then reuse it
         run_dir.mkdir(parents=True, exist_ok=True)
+        cache.clean_stale(run_dir)  # a checkpoint's temporary file from a process killed while saving
         last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
         dev = _resolve_device(device)
         amp = dev.type == "cuda" if amp is None else amp
