@@ -101,11 +101,11 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _dump_json(path: Path, data: Any) -> Path:
+def _dump_json(path: Path, data: Any, indent: int | None = 1) -> Path:
     """`data` as JSON at `path`, synced to disk; the file is removed if writing fails."""
     try:
         with open(path, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
+            json.dump(data, handle, indent=indent)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -115,9 +115,9 @@ def _dump_json(path: Path, data: Any) -> Path:
     return path
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _write_json(path: Path, data: Any, indent: int | None = 1) -> None:
     """`data` as JSON at `path`, through a synced temporary file (no manifest of its own)."""
-    temp = _dump_json(temp_path(path), data)
+    temp = _dump_json(temp_path(path), data, indent)
     try:
         os.replace(temp, path)
     except BaseException:
@@ -277,7 +277,7 @@ def atomic_folder(path: str | os.PathLike, build: Callable[[Path], Any]) -> Path
             os.replace(path, doomed)
             _remove(doomed)
         os.replace(temp, path)
-        _write_json(manifest_path(path), record)
+        _write_json(manifest_path(path), record, indent=None)  # one line per folder: it may list 10^5 files
         _fsync_dir(path.parent)
     except BaseException:
         _remove(temp)
