@@ -149,7 +149,7 @@ if stacks:
 # %% [markdown]
 # ## Brain CT slices, one per haemorrhage type
 #
-# Each phantom slice is a 512x512 CT image in Hounsfield units, written as a DICOM file with the
+# Each phantom slice is a CT image in Hounsfield units, written as a DICOM file with the
 # headers the real data carries (rescale slope and intercept, window, pixel spacing, patient,
 # study and series identifiers, slice position). Air, skull, grey and white matter, ventricles
 # and sulci vary from slice to slice through the head. Each haemorrhage type has its own shape
@@ -157,13 +157,17 @@ if stacks:
 # it), subarachnoid (thin, in sulci and cisterns), intraparenchymal (a blob with a darker rim),
 # intraventricular (inside the ventricles). The paper's code does not say how it windowed the
 # slices; we use the brain window (centre 40, width 80) and show the subdural and bone windows
-# beside it.
+# beside it. RSNA's slices are 512x512; the `cpu` and `tiny` profiles write smaller matrices over
+# the same field of view (`DataConfig.brain_matrix`, printed below), since the paper's pipeline
+# averages every slice down to 128x128 anyway and a 512x512 file costs 16 times the disk.
 
 # %%
 brain_examples = example_per_label(brain.index, BRAIN_LABELS, seed=seed) if brain is not None else {}
 images, titles = [], []
 for label, row in brain_examples.items():
     hu = rsna.load_hu(row["path"])
+    if not images:
+        print(f"slice matrix: {hu.shape[0]}x{hu.shape[1]} pixels")
     for name in ("brain", "subdural", "bone"):
         images.append((rsna.window(hu, *rsna.WINDOWS[name]) * 255).astype(np.uint8))
         titles.append(f"{label}\n{name} window")

@@ -39,10 +39,13 @@ def phantom_root(modality: str, data: DataConfig) -> Path:
     from synthmed.data import phantoms
 
     n_patients = data.chest_patients if modality == "chest" else data.brain_patients
-    # The film size enters the key only when it is not the renderer's default, so earlier keys hold.
-    default_side = phantoms.chest.SHORT_SIDE
-    chest_extra = (data.chest_short_side,) if modality == "chest" and data.chest_short_side != default_side else ()
-    key = stable_hash(modality, n_patients, data.seed, data.chest_label_source, phantoms.PHANTOM_VERSION, *chest_extra)
+    # Film size and slice matrix enter the key only when not the renderer's default, so earlier keys hold.
+    if modality == "chest":
+        extra = (data.chest_short_side,) if data.chest_short_side != phantoms.chest.SHORT_SIDE else ()
+    else:
+        extra = (data.brain_matrix,) if data.brain_matrix != phantoms.brain.SIZE else ()
+    version = phantoms.PHANTOM_VERSIONS.get(modality)
+    key = stable_hash(modality, n_patients, data.seed, data.chest_label_source, version, *extra)
     final = home() / "phantoms" / f"{modality}-{key}"
     if cache.verify_folder(final, what="phantom dataset"):
         return final
@@ -55,7 +58,9 @@ def phantom_root(modality: str, data: DataConfig) -> Path:
                 short_side=data.chest_short_side, progress=False,
             )
         elif modality == "brain":
-            phantoms.make_rsna(tmp, n_patients=n_patients, seed=data.seed, progress=False)
+            phantoms.make_rsna(
+                tmp, n_patients=n_patients, seed=data.seed, matrix=data.brain_matrix, progress=False
+            )
         else:
             raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
 
