@@ -330,6 +330,28 @@ def test_every_bad_file_raises_naming_it(phantom, tmp_path):
             rsna.load_image(path)
 
 
+@pytest.mark.parametrize(
+    ("header", "value", "reason"),
+    [
+        ("Rows", 256, "headers disagree with the image"),
+        ("Columns", 128, "headers disagree with the image"),
+        ("RescaleSlope", 0, "RescaleSlope is 0"),
+        ("RescaleSlope", "NaN", "RescaleSlope is nan"),
+        ("RescaleIntercept", "inf", "RescaleIntercept is inf"),
+    ],
+)
+def test_headers_that_contradict_the_pixels_raise_naming_the_file(phantom, tmp_path, header, value, reason):
+    """A header that understates the image would crop it; a zero or non-finite rescale blanks it."""
+    good = sorted((phantom / brain.IMAGE_DIR).iterdir())[0]
+    ds = pydicom.dcmread(good)
+    setattr(ds, header, value)
+    path = tmp_path / "contradiction.dcm"
+    ds.save_as(path)
+    with pytest.raises(DataError, match=reason) as err:
+        rsna.load_hu(path)
+    assert str(path) in str(err.value)
+
+
 def _damage(root: Path) -> dict[str, str]:
     """Break three files of a copied phantom set; returns {file name: expected reason}."""
     files = sorted((root / brain.IMAGE_DIR).iterdir())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -114,6 +115,11 @@ def _stored_pixels(ds: pydicom.Dataset, path: Path) -> np.ndarray:
         data = ds.PixelData
         if len(data) < rows * cols * 2:
             raise DataError(f"{path}: pixel data truncated: {len(data)} bytes, expected {rows * cols * 2}")
+        if len(data) > rows * cols * 2:  # headers that understate the image would crop it silently
+            raise DataError(
+                f"{path}: pixel data holds {len(data)} bytes, but Rows x Columns ({rows} x {cols}) "
+                f"at 16 bits is {rows * cols * 2}: the headers disagree with the image"
+            )
         raw = np.frombuffer(data, dtype="<i2" if signed else "<u2", count=rows * cols).reshape(rows, cols)
         bits = int(ds.get("BitsStored", 16))
         if bits < 16:
@@ -124,9 +130,12 @@ def _stored_pixels(ds: pydicom.Dataset, path: Path) -> np.ndarray:
                 raw = raw & ((1 << bits) - 1)
         return raw
     try:
-        return ds.pixel_array
+        pixels = ds.pixel_array
     except Exception as err:  # pydicom raises many types for broken or unsupported pixel data
         raise DataError(f"{path}: cannot decode pixel data ({type(err).__name__}: {err})") from err
+    if pixels.shape != (rows, cols):
+        raise DataError(f"{path}: pixel data decodes to {pixels.shape}, but Rows x Columns is {rows} x {cols}")
+    return pixels
 
 
 def has_12bit_quirk(ds: pydicom.Dataset) -> bool:
@@ -142,8 +151,26 @@ def has_12bit_quirk(ds: pydicom.Dataset) -> bool:
     )
 
 
-def _to_hu(ds: pydicom.Dataset, raw: np.ndarray) -> np.ndarray:
-    slope = np.float32(float(ds.get("RescaleSlope", 1.0)))
+def _rescale(ds: pydicom.Dataset, path: Path) -> tuple[float, float]:
+    """RescaleSlope and RescaleIntercept (defaults 1 and 0); DataError for a zero or non-finite value."""
+    values = []
+    for name, default in (("RescaleSlope", 1.0), ("RescaleIntercept", 0.0)):
+        raw = ds.get(name, default)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: {name} {raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise DataError(f"{path}: {name} is {value}; expected a finite number")
+        values.append(value)
+    if values[0] == 0:
+        raise DataError(f"{path}: RescaleSlope is 0, which maps every pixel to the intercept")
+    return values[0], values[1]
+
+
+def _to_hu(ds: pydicom.Dataset, raw: np.ndarray, path: Path) -> np.ndarray:
+    slope_value, intercept_value = _rescale(ds, path)
+    slope = np.float32(slope_value)
     if has_12bit_quirk(ds):
         # The community fix: add 1000, wrap values at 4096, intercept -1000 (the header's is ignored).
         shifted = raw.astype(np.int32) + 1000
@@ -152,7 +179,7 @@ def _to_hu(ds: pydicom.Dataset, raw: np.ndarray) -> np.ndarray:
         intercept = np.float32(-1000.0)
     else:
         hu = raw.astype(np.float32)
-        intercept = np.float32(float(ds.get("RescaleIntercept", 0.0)))
+        intercept = np.float32(intercept_value)
     if slope != 1:
         hu *= slope
     hu += intercept
@@ -167,7 +194,7 @@ def load_hu(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     with _lenient_values():
         ds = _read(path, headers_only=False)
-        return _to_hu(ds, _stored_pixels(ds, path))
+        return _to_hu(ds, _stored_pixels(ds, path), path)
 
 
 def window(hu: np.ndarray, center: float, width: float) -> np.ndarray:
