@@ -522,3 +522,26 @@ def test_a_smaller_matrix_keeps_the_field_of_view_and_the_picture(tmp_path):
         assert np.corrcoef(a, b)[0, 1] > 0.9, path.name
     with pytest.raises(ValueError, match="matrix"):
         brain.plan_patients(1, seed=0, matrix=100)
+
+
+def test_the_header_index_is_read_once_and_again_when_files_change(phantom, tmp_path, monkeypatch):
+    from synthmed.data import sources
+
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path / "home"))
+    root = _copy(phantom, tmp_path)
+    calls = []
+    read_index = rsna.read_index
+    monkeypatch.setattr(rsna, "read_index", lambda *a, **k: calls.append(a) or read_index(*a, **k))
+    first = sources.read_raw_index("brain", root)
+    second = sources.read_raw_index("brain", root)
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(second, first)  # same values and dtypes from the cached file
+    assert second.attrs["skipped"] == []
+    # A damaged cache entry is recomputed; a removed slice changes the key and is read again.
+    cached = next((tmp_path / "home" / "index").glob("brain-*.csv"))
+    cached.write_bytes(cached.read_bytes()[:-40])
+    pd.testing.assert_frame_equal(sources.read_raw_index("brain", root), first)
+    assert len(calls) == 2
+    (root / brain.IMAGE_DIR / f"{first['image_id'].iloc[0]}.dcm").unlink()
+    with pytest.raises(DataError, match="file not found"):
+        sources.read_raw_index("brain", root)
