@@ -287,6 +287,34 @@ def test_a_corrupt_cached_run_is_reported_and_trained_again(blobs, tmp_path, mon
     assert train_cached(*data, config, cache_dir=tmp_path)[1].from_cache and len(calls) == 2
 
 
+def _train_in_child(cache_dir: str, start, results) -> None:
+    torch.set_num_threads(1)
+    data = (*quadrant_blobs(600, 0), *quadrant_blobs(200, 1))
+    start.wait()  # both processes find the cache empty
+    try:
+        _, history = train_cached(*data, tiny_config(epoch_images=96, max_epochs=2), cache_dir=Path(cache_dir))
+        results.put(("ok", history.from_cache))
+    except BaseException as error:  # noqa: BLE001 - reported to the test
+        results.put(("error", f"{type(error).__name__}: {error}"))
+
+
+def test_two_processes_on_one_run_train_it_once_and_log_each_epoch_once(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(2), context.Queue()
+    children = [context.Process(target=_train_in_child, args=(str(tmp_path), start, results)) for _ in range(2)]
+    for child in children:
+        child.start()
+    outcomes = [results.get(timeout=600) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+    assert sorted(outcomes) == [("ok", False), ("ok", True)], outcomes
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    epochs = [json.loads(line)["epoch"] for line in (run / "train.log").read_text().splitlines()]
+    assert epochs == sorted(set(epochs))  # each epoch once
+
+
 def test_two_threads_on_one_run_train_it_once_and_log_each_epoch_once(blobs, tmp_path, monkeypatch):
     calls = counting_trainer(monkeypatch)
     config = tiny_config(epoch_images=96, max_epochs=2)

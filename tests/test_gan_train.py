@@ -387,6 +387,35 @@ def test_a_half_written_last_log_line_is_dropped_on_resume(
     assert not stale.exists()
 
 
+def _train_in_child(cache_dir: str, start, results) -> None:
+    torch.set_num_threads(1)
+    images, labels = squares(384)
+    start.wait()  # both processes find the cache empty
+    try:
+        result = train_gan_cached(quick(), images, labels, **dict(QUICK, cache_dir=Path(cache_dir), extractor=PIXELS))
+        results.put(("ok", result.from_cache, str(result.log_path)))
+    except BaseException as error:  # noqa: BLE001 - reported to the test
+        results.put(("error", f"{type(error).__name__}: {error}", ""))
+
+
+def test_two_processes_on_one_run_train_it_once_and_log_each_record_once(tmp_path: Path) -> None:
+    """The issue's race between processes (the thread test below is faster and checks more)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(2), context.Queue()
+    children = [context.Process(target=_train_in_child, args=(str(tmp_path), start, results)) for _ in range(2)]
+    for child in children:
+        child.start()
+    outcomes = [results.get(timeout=600) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+    assert [status for status, _, _ in outcomes] == ["ok", "ok"], outcomes
+    assert sorted(from_cache for _, from_cache, _ in outcomes) == [False, True]
+    records = [(r["kind"], r["nimg"]) for r in read_log(Path(outcomes[0][2]))]
+    assert len(records) == len(set(records)) and [kind for kind, _ in records].count("start") == 1
+
+
 def test_two_trainers_on_one_run_train_it_once_and_log_each_record_once(tmp_path: Path, data: Data) -> None:
     images, labels = data
     config = quick()
