@@ -519,8 +519,13 @@ def _label_rows(run: PointRun) -> pd.DataFrame:
 
 
 def _save_csv(table: pd.DataFrame, path: Path) -> None:
-    """Write through a synced temporary file beside `path`, then rename it over `path`."""
-    cache.atomic_write(path, lambda temp: table.to_csv(temp, index=False), manifest=False)
+    """Write through a synced temporary file beside `path`, then rename it over `path`, with a manifest
+    (`synthmed.cache`) so that a table damaged later is recognised (`CorruptTable`) and recomputed."""
+    cache.atomic_write(path, lambda temp: table.to_csv(temp, index=False))
+
+
+class CorruptTable(ValueError):
+    """A saved results table no longer matches the manifest written with it (truncated or garbled)."""
 
 
 def _saved_for_merge(path: Path, per_label: bool) -> pd.DataFrame | None:
@@ -698,7 +703,11 @@ def load_results(modality: str, benchmark: str, profile: str, *, per_label: bool
 
 
 def _read_table(path: Path, per_label: bool) -> pd.DataFrame:
-    """The table at `path`, validated; ValueError naming the file otherwise."""
+    """The table at `path`, validated; ValueError naming the file otherwise (CorruptTable when it
+    fails its manifest's check; a table saved before manifests existed is read as it is)."""
+    problem = cache.check(path)
+    if problem not in (None, "no manifest", "missing"):
+        raise CorruptTable(f"{path}: {problem}")
     columns = LABEL_COLUMNS if per_label else RESULT_COLUMNS
     # Strings stay strings (a hash of digits only must not become a number); only numbers may be NaN.
     try:
@@ -756,6 +765,9 @@ def sweep_results(
     try:
         saved = load_results(modality, benchmark, profile)
     except FileNotFoundError:
+        saved = None
+    except CorruptTable as err:  # the program's own table: recomputed from the run caches, never used
+        log.warning("%s; recomputing its runs", err)
         saved = None
     lacking = [run for run in wanted if run not in present(saved)]
     skipped: list[dict] = []

@@ -504,6 +504,33 @@ def test_empty_and_header_only_tables_are_reported(
     assert len(experiments.load_results("chest", "classes", "tiny")) == 2
 
 
+@pytest.mark.parametrize("how", ["truncate", "garble"])
+def test_a_damaged_saved_table_is_reported_and_recomputed_not_used(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, how
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments, "load_source", lambda *args, **kwargs: source)
+    monkeypatch.setitem(experiments.SWEEP_SETTINGS["tiny"], ("chest", "classes"), (20,))
+    first = experiments.sweep_results("chest", "classes", "tiny")
+    path = experiments.results_path("chest", "classes", "tiny")
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(data[:-10])
+    else:  # same size: an AUROC's digit changed, which would still parse and validate
+        i = data.index(b"0.", len(data) // 2)
+        data[i + 2] = ord("9") if data[i + 2] != ord("9") else ord("1")
+        path.write_bytes(data)
+    with pytest.raises(experiments.CorruptTable, match=str(path)):
+        experiments.load_results("chest", "classes", "tiny")
+    with caplog.at_level("WARNING", logger="synthmed.experiments"):
+        again = experiments.sweep_results("chest", "classes", "tiny")
+    assert f"{path}: " in caplog.text and "recomputing its runs" in caplog.text
+    assert len(calls) == 2 * len(first)  # every run computed again (from the caches in a real build)
+    pd.testing.assert_frame_equal(again, first, check_like=True)
+
+
 def test_sweep_results_returns_the_runs_asked_for(
     source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
