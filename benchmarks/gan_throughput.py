@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/gan_throughput.py cpu            # the cpu profile at 32x32 and 64x64
     .venv/bin/python benchmarks/gan_throughput.py tiny --kimg 0.5 --threads 2
-    .venv/bin/python benchmarks/gan_throughput.py cpu --threads 2 --amp on   # bf16 autocast on the CPU
+    .venv/bin/python benchmarks/gan_throughput.py cpu --threads 2 --precision bf16   # bf16 autocast
 
 For each GAN and resolution this trains the profile's networks for ``--kimg`` thousand images twice:
 
@@ -55,23 +55,19 @@ def data(resolution: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def loop_images_per_second(
-    config: GANConfig, images: np.ndarray, labels: np.ndarray, device: str, amp: bool | None = None
-) -> float:
+def loop_images_per_second(config: GANConfig, images: np.ndarray, labels: np.ndarray, device: str) -> float:
     with tempfile.TemporaryDirectory() as run_dir:
         kimg = config.total_kimg
         result = train_gan(config, images, labels, run_dir, seed=0, extractor=DownsampledPixels(4),
                            device=device, tick_kimg=kimg / 8, checkpoint_every_kimg=kimg / 2,
-                           grid_every_kimg=kimg / 2, amp=amp)
+                           grid_every_kimg=kimg / 2)
     return result.images_per_second  # images shown to D / wall time of the whole call
 
 
-def bare_images_per_second(
-    config: GANConfig, images: np.ndarray, labels: np.ndarray, device: str, amp: bool | None = None
-) -> float:
+def bare_images_per_second(config: GANConfig, images: np.ndarray, labels: np.ndarray, device: str) -> float:
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
-    amp = dev.type == "cuda" if amp is None else amp
+    amp = config.precision == "bf16"  # as train_gan
     G, D = (m.to(dev) for m in build(config, seed=0))
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
@@ -120,29 +116,29 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=1, help="measure each side this often, keep the best")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
-                        help="bf16 autocast: auto = on CUDA only (train_gan's default)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="GANConfig.precision: fp32 (the profiles' default) or bf16 autocast")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     kimg = args.kimg if args.kimg is not None else DEFAULT_KIMG[args.profile]
-    amp = {"auto": None, "on": True, "off": False}[args.amp]
 
     print(f"profile {args.profile}, {args.threads} thread(s), device {args.device}, "
-          f"{kimg} kimg per measurement, amp {args.amp}")
+          f"{kimg} kimg per measurement, precision {args.precision}")
     print(f"{'arch':8} {'res':>4} {'batch':>5} {'bare img/s':>11} {'loop img/s':>11} {'bare/loop':>9}")
     warmed = False
     for resolution in args.resolutions:
         images, labels = data(resolution)
         for arch in ("progan", "cpdgan"):
-            config = benchmark_config(args.profile, arch, resolution, kimg)
+            config = dataclasses.replace(benchmark_config(args.profile, arch, resolution, kimg),
+                                         precision=args.precision)
             if not warmed:  # first optimiser and first train_gan call pay one-off imports
                 warm_up = dataclasses.replace(config, total_kimg=0.01)
                 loop_images_per_second(warm_up, images, labels, args.device)
                 warmed = True
             bare = loop = 0.0
             for _ in range(args.repeats):
-                bare = max(bare, bare_images_per_second(config, images, labels, args.device, amp))
-                loop = max(loop, loop_images_per_second(config, images, labels, args.device, amp))
+                bare = max(bare, bare_images_per_second(config, images, labels, args.device))
+                loop = max(loop, loop_images_per_second(config, images, labels, args.device))
             batch = config.minibatch[resolution]
             print(f"{arch:8} {resolution:>4} {batch:>5} {bare:>11.1f} {loop:>11.1f} {bare / loop:>8.2f}x",
                   flush=True)

@@ -93,7 +93,7 @@ def test_densenet_loads_local_weights_and_rejects_other_files(tmp_path):
                  for k, v in state.items() if not k.endswith("num_batches_tracked")}
     assert "features.denseblock1.denselayer1.norm.1.weight" in old_names
     torch.save(old_names, good)
-    model = densenet121(n_labels=3, weights_path=good)
+    model = densenet121(n_labels=3, weights=good)
     torch.testing.assert_close(model.body.features.conv0.weight, reference.features.conv0.weight)
     torch.testing.assert_close(model.body.features.denseblock4.denselayer16.conv2.weight,
                                reference.features.denseblock4.denselayer16.conv2.weight)
@@ -103,13 +103,13 @@ def test_densenet_loads_local_weights_and_rejects_other_files(tmp_path):
     wrong_shape["features.conv0.weight"] = torch.zeros(64, 1, 7, 7)
     torch.save(wrong_shape, tmp_path / "wrong_shape.pth")
     with pytest.raises(ValueError, match=r"wrong_shape\.pth.*wrong shape.*conv0"):
-        densenet121(n_labels=3, weights_path=tmp_path / "wrong_shape.pth")
+        densenet121(n_labels=3, weights=tmp_path / "wrong_shape.pth")
     torch.save(compact_cnn(3, RESOLUTION, width=4).state_dict(), tmp_path / "compact.pth")
     with pytest.raises(ValueError, match=r"compact\.pth.*not a torchvision densenet121.*missing"):
-        densenet121(n_labels=3, weights_path=tmp_path / "compact.pth")
+        densenet121(n_labels=3, weights=tmp_path / "compact.pth")
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"garbage\.pth"):
-        densenet121(n_labels=3, weights_path=tmp_path / "garbage.pth")
+        densenet121(n_labels=3, weights=tmp_path / "garbage.pth")
 
 
 def test_compact_cnn_shapes_and_resolution_check():

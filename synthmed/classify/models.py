@@ -10,14 +10,27 @@ Every model here takes the stored images as they are, a float tensor (N, 1, R, R
 
 `features(x)` is `body(preprocess(x))` (the nearest-neighbour analysis uses it) and `forward(x)` is
 `head(features(x))`. Occlusion maps mask in preprocessed space through the same three parts.
+
+Initial weights (`ClassifierConfig.weights`): "none" trains from scratch; "imagenet" starts the
+DenseNet-121 from torchvision's `DenseNet121_Weights.IMAGENET1K_V1` (the paper fine-tuned an
+ImageNet DenseNet-121, paper-spec §4), which torchvision keeps in its cache under TORCH_HOME and
+which is downloaded there on first use; any other value is the path of a local state dict in
+torchvision's densenet121 format. Offline, a missing ImageNet file raises `WeightsUnavailable`
+naming the exact file to place and where. Nothing is downloaded for "none" or a path.
+
+Precision (`ClassifierConfig.precision`, `Classifier.precision`): "fp32" (the paper's) or "bf16":
+bf16 autocast for preprocessing and body on any device; the head and the loss always run in fp32.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.error
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +38,11 @@ import torchvision
 from torch import nn
 
 ARCHITECTURES = ("densenet121", "compact")
+PRECISIONS = ("fp32", "bf16")
+# `ClassifierConfig.weights` besides a file path: ImageNet (the paper's start) or from scratch.
+IMAGENET = "imagenet"
+NO_WEIGHTS = "none"
+IMAGENET_WEIGHTS = "DenseNet121_Weights.IMAGENET1K_V1"  # torchvision's name, also part of cache keys
 
 # paper-spec §4 "Input": Keras' DenseNet-121 saw every image bilinearly resized to 224x224 and
 # normalised with the ImageNet channel statistics.
@@ -60,7 +78,7 @@ class ClassifierConfig:
 
     arch: str = "densenet121"  # "densenet121" (paper) or "compact" (CPU profiles)
     width: int = 16  # compact CNN: channels of its first stage (doubled per stage); unused by DenseNet
-    weights_path: str | None = None  # DenseNet: local torchvision densenet121 state_dict; None: from scratch
+    weights: str = NO_WEIGHTS  # DenseNet: "imagenet", "none" (from scratch) or a local torchvision state dict
     lr: float = 1e-4
     batch: int = 48
     epoch_images: int = 5000  # an "epoch" is min(N_train, epoch_images) // batch steps
@@ -73,10 +91,19 @@ class ClassifierConfig:
     seed: int = 0  # model initialisation, shuffling and flips
     device: str = "auto"  # "auto": CUDA when present, else CPU
     eval_batch: int = 128  # batch for validation and prediction (no effect on the result)
+    precision: str = "fp32"  # "fp32" (the paper's) or "bf16" (autocast; the head and loss stay fp32)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"ClassifierConfig.arch: expected one of {ARCHITECTURES}, got {self.arch!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"ClassifierConfig.precision: expected one of {PRECISIONS}, got {self.precision!r}")
+        if not isinstance(self.weights, str) or not self.weights:
+            raise ValueError(f"ClassifierConfig.weights: expected 'imagenet', 'none' or a file path, "
+                             f"got {self.weights!r}")
+        if self.arch == "compact" and self.weights != NO_WEIGHTS:
+            raise ValueError(f"ClassifierConfig.weights = {self.weights!r}: the compact CNN has no pretrained "
+                             "weights; use 'none', or arch 'densenet121' (the paper profile)")
         positive = ("width", "lr", "batch", "epoch_images", "max_epochs", "lr_patience", "stop_patience",
                     "eval_batch")
         for name in positive:
@@ -89,10 +116,29 @@ class ClassifierConfig:
         if self.min_lr < 0:
             raise ValueError(f"ClassifierConfig.min_lr: expected >= 0, got {self.min_lr!r}")
 
+    @property
+    def weights_path(self) -> Path | None:
+        """The local state-dict file `weights` names; None for "imagenet" and "none"."""
+        return None if self.weights in (IMAGENET, NO_WEIGHTS) else Path(self.weights).expanduser()
+
+    def key_fields(self) -> dict[str, Any]:
+        """The fields as cache keys and result hashes see them.
+
+        Laid out as before `weights` and `precision` existed (a `weights_path` entry, None when from
+        scratch; `precision` only when not fp32), so the keys of runs cached then still hold. A local
+        weights file enters keys through its contents too (`synthmed.classify.train.cache_key`).
+        """
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        weights, precision = fields.pop("weights"), fields.pop("precision")
+        fields["weights_path"] = {NO_WEIGHTS: None, IMAGENET: f"torchvision:{IMAGENET_WEIGHTS}"}.get(weights, weights)
+        if precision != "fp32":
+            fields["precision"] = precision
+        return fields
+
     @classmethod
     def paper(cls, **overrides: object) -> ClassifierConfig:
-        """The paper's DenseNet-121 and schedule (paper-spec §4); from scratch unless weights_path is set."""
-        return dataclasses.replace(cls(), **overrides)
+        """The paper's DenseNet-121 and schedule (paper-spec §4), from ImageNet weights, in fp32."""
+        return dataclasses.replace(cls(weights=IMAGENET), **overrides)
 
     @classmethod
     def cpu(cls, **overrides: object) -> ClassifierConfig:
@@ -104,7 +150,8 @@ class ClassifierConfig:
         costs one to two minutes. Shorter runs (1,000-image epochs, at most 10) cut the chest
         phantoms' real-trained mean AUROC from 0.78 to 0.69, too weak a baseline. lr 1e-3: the
         paper's 1e-4 suits an ImageNet-initialised DenseNet; a small CNN from scratch barely moves
-        at 1e-4 within a few thousand images.
+        at 1e-4 within a few thousand images. No ImageNet weights exist for it, so it starts from
+        scratch (weights "none"), in fp32 as the paper.
         """
         base = cls(arch="compact", width=16, lr=1e-3, epoch_images=2000, max_epochs=15)
         return dataclasses.replace(base, **overrides)
@@ -117,11 +164,14 @@ class ClassifierConfig:
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: object) -> ClassifierConfig:
-        """`paper`, `cpu` or `tiny` settings with any non-None override (notebook parameters) applied."""
+        """`paper`, `cpu` or `tiny` settings with any non-None override (notebook parameters) applied.
+
+        An empty `weights` or `precision` (a notebook parameter left blank) means the profile's own.
+        """
         constructors = {"paper": cls.paper, "cpu": cls.cpu, "tiny": cls.tiny}
         if profile not in constructors:
             raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(constructors)}")
-        return constructors[profile](**{k: v for k, v in overrides.items() if v is not None})
+        return constructors[profile](**{k: v for k, v in overrides.items() if v is not None and v != ""})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +199,14 @@ class DenseNetPreprocess(nn.Module):
     one channel and then tiling gives the same result for a third of the work. torch's bilinear
     resize uses half-pixel centres; the paper's TF1 `tf.image.resize_images` did not, a sub-pixel
     shift of the upsampled image.
+
+    How the 1-channel images meet ImageNet's 3-channel first conv: the conv is kept as it is and the
+    grey image is tiled to R, G and B, each normalised with its channel's mean and std, as the
+    paper's Keras code did. On the interior of the image this is a 1-channel conv whose kernel is the
+    RGB kernels each divided by its channel's std and summed over RGB, plus a constant per filter
+    (minus the sum of kernel x mean / std); only within 3 px of the border, where the conv pads with
+    zeros in normalised space, does it differ. We tile rather than fold so that the border matches
+    the original too; two more input channels in one 7x7 conv cost nothing measurable.
     """
 
     def __init__(self, size: int = DENSENET_INPUT_SIZE) -> None:
@@ -177,7 +235,13 @@ class DenseNetBody(nn.Module):
 
 
 class Classifier(nn.Module):
-    """preprocess -> body -> linear head; see the module docstring for the contract."""
+    """preprocess -> body -> linear head; see the module docstring for the contract.
+
+    `precision` ("fp32" or "bf16") is the arithmetic `synthmed.classify.train` runs preprocess and
+    body in, for training and prediction alike; it is a setting, not part of the state dict.
+    """
+
+    precision: str = "fp32"
 
     def __init__(self, preprocess: nn.Module, body: nn.Module, feature_dim: int, n_labels: int) -> None:
         super().__init__()
@@ -200,6 +264,46 @@ class Classifier(nn.Module):
 
 # ---------------------------------------------------------------------------------------------
 # DenseNet-121 (the paper's model)
+
+
+class WeightsUnavailable(RuntimeError):
+    """The ImageNet weights are not in torchvision's cache and could not be downloaded."""
+
+
+def imagenet_weights_file() -> Path:
+    """Where torchvision keeps `DenseNet121_Weights.IMAGENET1K_V1`: <TORCH_HOME>/hub/checkpoints/<file>.
+
+    TORCH_HOME defaults to ~/.cache/torch (or $XDG_CACHE_HOME/torch); the file name is the last part
+    of the weights' URL (densenet121-a639ec97.pth), as `torch.hub.load_state_dict_from_url` names it.
+    """
+    url = torchvision.models.DenseNet121_Weights.IMAGENET1K_V1.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urllib.parse.urlparse(url).path).name
+
+
+def fetch_imagenet_weights() -> Path:
+    """The ImageNet DenseNet-121 file in torchvision's cache, downloading it there if it is missing.
+
+    Raises WeightsUnavailable with one line naming the URL, the exact file to place and the
+    alternative (a local state dict as `weights`) when the download fails (no internet).
+    """
+    path = imagenet_weights_file()
+    if path.is_file():
+        return path
+    url = torchvision.models.DenseNet121_Weights.IMAGENET1K_V1.url
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # torchvision's file names carry the first hex digits of the file's SHA-256: checked on download.
+        match = torch.hub.HASH_REGEX.search(path.name)
+        torch.hub.download_url_to_file(url, str(path), hash_prefix=match.group(1) if match else None,
+                                       progress=False)
+    except (OSError, urllib.error.URLError, RuntimeError) as error:
+        raise WeightsUnavailable(
+            f"classifier weights 'imagenet': torchvision's {IMAGENET_WEIGHTS} file {path.name} is not in "
+            f"its cache and could not be downloaded ({type(error).__name__}: {error}); place {url} at "
+            f"{path} (TORCH_HOME={Path(torch.hub.get_dir()).parent}), or give the path of a local "
+            "densenet121 state dict as the classifier weights, or 'none' to train from scratch"
+        ) from error
+    return path
 
 
 def load_densenet_weights(densenet: torchvision.models.DenseNet, weights_path: str | Path) -> None:
@@ -248,16 +352,19 @@ def load_densenet_weights(densenet: torchvision.models.DenseNet, weights_path: s
     densenet.features.load_state_dict(features)
 
 
-def densenet121(n_labels: int, weights_path: str | Path | None = None) -> Classifier:
+def densenet121(n_labels: int, weights: str | Path = NO_WEIGHTS) -> Classifier:
     """The paper's classifier: DenseNet-121 on images resized to 224, one logit per label.
 
-    Built with `weights=None`, so nothing is ever downloaded: from scratch by default, or from a local
-    ImageNet state_dict file (`weights_path`) when a researcher has one (paper-spec §4 used ImageNet
-    weights).
+    weights: "none" (from scratch), "imagenet" (torchvision's ImageNet weights from its cache,
+    downloaded on first use: `fetch_imagenet_weights`) or a local torchvision densenet121 state dict
+    file. The ImageNet 1000-way classifier is replaced by a fresh head; the first conv keeps its three
+    input channels (`DenseNetPreprocess` says how the grey images meet it).
     """
-    densenet = torchvision.models.densenet121(weights=None)
-    if weights_path is not None:
-        load_densenet_weights(densenet, weights_path)
+    densenet = torchvision.models.densenet121(weights=None)  # torchvision itself never downloads here
+    if str(weights) == IMAGENET:
+        load_densenet_weights(densenet, fetch_imagenet_weights())
+    elif str(weights) != NO_WEIGHTS:
+        load_densenet_weights(densenet, Path(weights).expanduser())
     return Classifier(DenseNetPreprocess(), DenseNetBody(densenet), DENSENET_FEATURES, n_labels)
 
 
@@ -346,5 +453,8 @@ def build_classifier(config: ClassifierConfig, n_labels: int, resolution: int) -
     `config.seed`.
     """
     if config.arch == "densenet121":
-        return densenet121(n_labels, config.weights_path)
-    return compact_cnn(n_labels, resolution, config.width)
+        model = densenet121(n_labels, config.weights)
+    else:
+        model = compact_cnn(n_labels, resolution, config.width)
+    model.precision = config.precision
+    return model

@@ -138,9 +138,9 @@ def _as_batch(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
-def _autocast(device: torch.device) -> Any:
-    # bf16 autocast on GPUs only: CPU bf16 speed depends on the CPU's instruction set.
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+def _autocast(device: torch.device, precision: str) -> Any:
+    # bf16 only when asked for (ClassifierConfig.precision); the paper trained in fp32.
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def _map_batches(model: Classifier, images: ImageArray, batch_size: int, what: s
     outputs = []
     try:
         for start in range(0, len(x), batch_size):
-            with _autocast(device):
+            with _autocast(device, model.precision):
                 features = model.features(_as_batch(x[start:start + batch_size], device))
             # The head runs in fp32: bf16 logits would tie many scores and bias the AUROC.
             features = features.float()
@@ -279,7 +279,7 @@ def train_classifier(
             if flip is not None:
                 x = torch.where(flip.to(device).view(-1, 1, 1, 1), x.flip(-1), x)
             y = train_y[index_on].to(device)
-            with _autocast(device):
+            with _autocast(device, config.precision):
                 logits = model(x)
             loss = F.binary_cross_entropy_with_logits(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
@@ -336,11 +336,17 @@ def _array_digest(*arrays: np.ndarray) -> str:
 
 def cache_key(config: ClassifierConfig, train_images: np.ndarray, train_labels: np.ndarray,
               val_images: np.ndarray, val_labels: np.ndarray) -> str:
-    """Hash of the config, the code version, the four arrays and the weights file's contents."""
-    weights = cache.file_digest(config.weights_path) if config.weights_path else None
+    """Hash of the config (`ClassifierConfig.key_fields`: weights and precision included), the code
+    version, the four arrays and a local weights file's contents."""
+    weights = None
+    if config.weights_path is not None:
+        if not config.weights_path.is_file():
+            raise FileNotFoundError(f"{config.weights_path}: classifier weights file not found (weights "
+                                    "takes 'imagenet', 'none' or the path of a densenet121 state dict)")
+        weights = cache.file_digest(config.weights_path)
     data = _array_digest(np.asarray(train_images), np.asarray(train_labels), np.asarray(val_images),
                          np.asarray(val_labels))
-    return settings.stable_hash("classifier", CACHE_VERSION, config, data, weights)
+    return settings.stable_hash("classifier", CACHE_VERSION, config.key_fields(), data, weights)
 
 
 _CACHED_FILES = ("model.pt", "history.json")  # verified against their manifests before a run is reused
@@ -357,7 +363,7 @@ def load_cached(folder: Path, config: ClassifierConfig, n_labels: int, resolutio
             raise ValueError(f"{folder / name}: not a usable cached classifier file ({problem})")
     history = TrainingHistory.from_dict(json.loads((folder / "history.json").read_text()))
     # The cached state_dict replaces every weight, so the initial weights file is not read again.
-    model = _init_model(dataclasses.replace(config, weights_path=None), n_labels, resolution)
+    model = _init_model(dataclasses.replace(config, weights="none"), n_labels, resolution)
     state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     device = resolve_device(config.device)

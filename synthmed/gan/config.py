@@ -21,6 +21,7 @@ from synthmed.gan.progan import (
 )
 
 ARCHS = ("progan", "cpdgan")
+PRECISIONS = ("fp32", "bf16")  # fp32: the original's arithmetic; bf16: autocast for G and D
 PAPER_RESOLUTIONS = (32, 64, 128)  # paper-spec §1.3: GAN presets exist only for these
 
 
@@ -54,6 +55,7 @@ class GANConfig:
     gp_target: float = 1.0  # WGAN-GP target gradient norm (paper-spec §3.1)
     drift_weight: float = 0.001  # Weight of D(real)^2 (paper-spec §3.1)
     patience: int = 2  # Stop after this many evaluations without improvement (paper-spec §3.1: fid_patience 2)
+    precision: str = "fp32"  # "fp32" (the original's) or "bf16": autocast for G and D, gradient penalty in fp32
 
     def __post_init__(self) -> None:
         def fail(name: str, expected: str) -> None:
@@ -61,6 +63,8 @@ class GANConfig:
 
         if self.arch not in ARCHS:
             fail("arch", f"one of {', '.join(ARCHS)}")
+        if self.precision not in PRECISIONS:
+            fail("precision", f"one of {', '.join(PRECISIONS)}")
         if not _is_power_of_two(self.resolution) or not 8 <= self.resolution <= 1024:
             fail("resolution", "a power of two from 8 to 1024")
         for name in (
@@ -133,8 +137,15 @@ class GANConfig:
     # -- serialisation ------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain types only, for JSON and for checkpoints loaded with ``weights_only=True``."""
-        return dataclasses.asdict(self)
+        """Plain types only, for JSON and for checkpoints loaded with ``weights_only=True``.
+
+        ``precision`` appears only when it is not fp32, so the cache keys and checkpoints of runs made
+        before the option existed (all fp32 on the CPU) still hold; :meth:`from_dict` reads it back.
+        """
+        data = dataclasses.asdict(self)
+        if data["precision"] == "fp32":
+            del data["precision"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GANConfig:

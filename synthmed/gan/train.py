@@ -373,7 +373,6 @@ def train_gan(
     checkpoint_every_kimg: float | None = None,  # last.pt this often (kimg) and at the end; None = fid_every
     grid_every_kimg: float | None = None,  # Fakes PNG this often (kimg); None = checkpoint_every; 0 = never
     grid_size: tuple[int, int] = (8, 8),  # Grid rows (most frequent label vectors) x columns (latents).
-    amp: bool | None = None,  # bf16 autocast for G and D (gradient penalty in fp32); None = on CUDA only.
     extractor_cache_dir: str | Path | None = None,  # Where the default extractor is cached; None = home().
 ) -> TrainResult:
     """Train (or resume, or return a finished) GAN run in ``run_dir``; see the module docstring.
@@ -406,7 +405,7 @@ def train_gan(
         cache.clean_stale(run_dir)  # a checkpoint's temporary file from a process killed while saving
         last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
         dev = _resolve_device(device)
-        amp = dev.type == "cuda" if amp is None else amp
+        amp = config.precision == "bf16"  # GANConfig.precision: bf16 autocast only when asked (the original: fp32)
         N, R = len(images), config.resolution
 
         # Construct networks and optimisers.
@@ -559,14 +558,15 @@ def train_gan(
         extractor_label = "domain classifier" if extractor is None else extractor_name(extractor)
         cache.atomic_write(run_dir / "run.json", json.dumps(
             {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
-             "amp": amp, "extractor": extractor_label, "fd_images": fd_count}, indent=1, default=str), manifest=False)
+             "precision": config.precision, "extractor": extractor_label, "fd_images": fd_count},
+            indent=1, default=str), manifest=False)
 
         images_trained = 0
         target_kimg = config.total_kimg if max_kimg is None else min(max_kimg, config.total_kimg)
         with _run_global_rngs(seed, saved_rngs):
             nimg = state["nimg"]
             _append_jsonl(log_path, {"kind": "resume" if resumed else "start", "nimg": nimg, "kimg": nimg / 1000,
-                                     "device": str(dev), "amp": amp, "seed": seed})
+                                     "device": str(dev), "precision": config.precision, "seed": seed})
             if not resumed and grid_every_kimg > 0:
                 save_fakes("fakes-init.png", config.lod(0.0))
 
