@@ -205,7 +205,7 @@ def test_sampling_gives_one_image_per_label_vector_deterministically(trained: Tr
     other_batch = sample(result.checkpoint, wanted, seed=7, batch_size=64, device="cpu")
     assert np.abs(other_batch.astype(int) - first).max() <= 1  # same latents; only float rounding may differ
     assert not np.array_equal(sample(result.checkpoint, wanted, seed=8, device="cpu"), first)
-    G_ema, _ = load_generator(result.best_checkpoint, device="cpu")
+    G_ema, _ = load_generator(result.checkpoint, device="cpu")
     np.testing.assert_array_equal(sample(G_ema, wanted, seed=7, batch_size=8), first)  # module == its file
     with pytest.raises(ValueError, match=r"expected a non-empty array \(N, 4\)"):
         sample(G_ema, labels[:, :3], seed=0)
@@ -261,6 +261,7 @@ def test_kill_and_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_pa
     run_dir = tmp_path / "interrupted"
     paused = train_gan(config, images, labels, run_dir, extractor=PIXELS, max_kimg=0.1, **options)
     assert not paused.finished and paused.stop_reason == "max_kimg" and paused.kimg == pytest.approx(0.128)
+    assert paused.best_checkpoint is None and paused.checkpoint == paused.last_checkpoint  # no evaluation yet
     with pytest.raises(KeyboardInterrupt):  # dies at its 2nd evaluation, 64 images past its last checkpoint
         train_gan(config, images, labels, run_dir, extractor=ExplodingExtractor(fail_at=3), **options)
     assert load_checkpoint(run_dir / "last.pt")["progress"]["nimg"] == 192
@@ -301,6 +302,9 @@ def test_early_stopping_after_patience_evaluations_without_improvement(tmp_path:
     assert [r["improved"] for r in fd] == [True, False, False]
     assert result.kimg == pytest.approx(3 * 0.064) and result.best_kimg == pytest.approx(0.064)
     assert load_checkpoint(result.best_checkpoint)["progress"]["nimg"] == 64
+    # Stopped by the patience: the best network is sampled (the original's network-final.pkl).
+    assert result.sampled == "best" and result.checkpoint == result.best_checkpoint
+    assert result.sampled_kimg == pytest.approx(0.064)
     # The same call again finds the finished run in the cache and trains nothing.
     again = train_gan_cached(config, images, labels, extractor=WorseningExtractor(), **options)
     assert again.from_cache and again.run_dir == result.run_dir and again.best_fd == result.best_fd
@@ -426,3 +430,113 @@ def test_two_trainers_on_one_run_train_it_once_and_log_each_record_once(tmp_path
     assert results[0].run_dir == results[1].run_dir and results[0].best_fd == results[1].best_fd
     records = [(r["kind"], r["nimg"]) for r in read_log(results[0].log_path)]
     assert len(records) == len(set(records)) and [kind for kind, _ in records].count("start") == 1
+
+
+# ----------------------------------------------------------------------------
+# Which network is sampled, and the evaluation's reals.
+
+
+def test_a_run_that_reaches_total_kimg_with_patience_to_spare_samples_its_last_network(
+    trained: Trained, data: Data
+) -> None:
+    config, result = trained
+    _, labels = data
+    assert result.stop_reason == "total_kimg" and config.patience == 10  # 4 evaluations cannot spend it
+    assert result.sampled == "last" and result.checkpoint == result.last_checkpoint
+    assert result.sampled_kimg == result.kimg
+    last = sample(result.last_checkpoint, labels[:16], seed=1, device="cpu")
+    np.testing.assert_array_equal(sample(result.checkpoint, labels[:16], seed=1, device="cpu"), last)
+    if result.best_kimg != result.kimg:  # best.pt is another network: its images differ
+        assert not np.array_equal(sample(result.best_checkpoint, labels[:16], seed=1, device="cpu"), last)
+
+
+@pytest.mark.parametrize(("patience", "sampled"), [(2, "best"), (3, "last")])
+def test_patience_spent_at_the_final_evaluation_samples_the_best_network(
+    tmp_path: Path, data: Data, patience: int, sampled: str
+) -> None:
+    # Evaluations at 64, 128 and 192 images, the last at total_kimg: improved, worse, worse. The
+    # original counts that last evaluation against the patience: with 2 it stops there on FID and
+    # keeps the best network; with 3 it reaches total_kimg and saves the last one.
+    images, labels = data
+    config = narrow("cpdgan", total_kimg=0.192, min_fid_kimg=0.064, fid_every_kimg=0.064, patience=patience)
+    result = train_gan(config, images, labels, tmp_path, extractor=WorseningExtractor(), device="cpu",
+                       fd_images=64, grid_every_kimg=0)
+    assert [r["improved"] for r in read_log(result.log_path) if r["kind"] == "fd"] == [True, False, False]
+    assert result.finished and result.kimg == pytest.approx(0.192)
+    assert result.sampled == sampled
+    expected = result.best_checkpoint if sampled == "best" else result.last_checkpoint
+    assert result.checkpoint == expected
+    assert result.sampled_kimg == pytest.approx(0.064 if sampled == "best" else 0.192)
+
+
+class RecordingExtractor:
+    """PIXELS, remembering every batch of images it was given."""
+
+    name = PIXELS.name
+
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        self.seen.append(images.copy())
+        return PIXELS(images)
+
+
+def test_fresh_evaluation_reals_are_drawn_anew_each_time_and_fixed_ones_once(tmp_path: Path, data: Data) -> None:
+    images, labels = data
+    config = narrow("cpdgan", total_kimg=0.192, min_fid_kimg=0.064, fid_every_kimg=0.064, patience=10)
+    options = dict(device="cpu", fd_images=64, grid_every_kimg=0)
+    runs = {}
+    for mode in ("fixed", "fresh"):
+        extract = RecordingExtractor()
+        runs[mode] = (train_gan(config, images, labels, tmp_path / mode, extractor=extract, fd_reals=mode,
+                                monitors={"coarse": DownsampledPixels(2)}, **options), extract.seen)
+    fixed, fresh = runs["fixed"][1], runs["fresh"][1]
+    # fixed: the reals once, then the fakes of each of 3 evaluations; fresh: reals and fakes each time.
+    assert len(fixed) == 1 + 3 and len(fresh) == 2 * 3
+    reals = [fresh[0], fresh[2], fresh[4]]
+    assert all(not np.array_equal(a, b) for a, b in ((reals[0], reals[1]), (reals[1], reals[2])))
+    np.testing.assert_array_equal(reals[0], fixed[0])  # draw 0 is the fixed draw
+    np.testing.assert_array_equal(fresh[1], fixed[1])  # so the first evaluation is the same
+    assert not np.array_equal(fresh[3], fixed[2])  # later ones use new latents too
+    # The monitor is logged at every evaluation and kept at the best one; it does not steer the run.
+    result = runs["fresh"][0]
+    fd = [r for r in read_log(result.log_path) if r["kind"] == "fd"]
+    assert all(set(r["monitors"]) == {"coarse"} and r["monitors"]["coarse"] >= 0 for r in fd)
+    best = next(r for r in fd if r["kimg"] == result.best_kimg)
+    assert result.monitors_at_best == best["monitors"]
+    with pytest.raises(ValueError, match="fd_reals: expected one of fixed, fresh"):
+        train_gan(config, images, labels, tmp_path / "bad", extractor=PIXELS, fd_reals="new", **options)
+
+
+def test_fresh_evaluations_resume_exactly(tmp_path: Path, data: Data) -> None:
+    images, labels = data
+    config = narrow("cpdgan", total_kimg=0.256, min_fid_kimg=0.064, fid_every_kimg=0.064, patience=10)
+    options = dict(seed=1, device="cpu", fd_images=64, grid_every_kimg=0, fd_reals="fresh")
+    whole = train_gan(config, images, labels, tmp_path / "whole", extractor=PIXELS, **options)
+    run_dir = tmp_path / "paused"
+    paused = train_gan(config, images, labels, run_dir, extractor=PIXELS, max_kimg=0.13, **options)
+    assert paused.sampled == "best" and paused.checkpoint == paused.best_checkpoint  # network-final.pkl mid-run
+    resumed = train_gan(config, images, labels, run_dir, extractor=PIXELS, **options)
+    distances = [[(r["kimg"], r["fd"]) for r in read_log(path) if r["kind"] == "fd"]
+                 for path in (whole.log_path, resumed.log_path)]
+    assert distances[0] == distances[1] and len(distances[0]) == 4
+    assert_identical(state_dicts(whole.last_checkpoint), state_dicts(resumed.last_checkpoint))
+
+
+def test_the_cache_key_keeps_old_runs_and_tells_fresh_reals_and_monitors_apart(tmp_path: Path, data: Data) -> None:
+    images, labels = data
+    config = narrow("cpdgan", total_kimg=0.064, min_fid_kimg=0.064, fid_every_kimg=0.064)
+    options = dict(cache_dir=tmp_path, device="cpu", fd_images=32, grid_every_kimg=0, extractor=PIXELS)
+    plain = train_gan_cached(config, images, labels, **options)
+    from synthmed.config import stable_hash
+    from synthmed.gan.train import CACHE_VERSION, data_digest
+
+    old_key = stable_hash("gan", CACHE_VERSION, config.to_dict(), 0, data_digest(images, labels), PIXELS.name, 32)
+    assert plain.run_dir.name == old_key  # runs cached before these options keep their place
+    assert train_gan_cached(config, images, labels, fd_reals="fixed", monitors={}, **options).from_cache
+    fresh = train_gan_cached(config, images, labels, fd_reals="fresh", **options)
+    monitored = train_gan_cached(config, images, labels, monitors={"coarse": DownsampledPixels(2)}, **options)
+    assert len({plain.run_dir, fresh.run_dir, monitored.run_dir}) == 3
+    with pytest.raises(ValueError, match="each monitor needs a `name`"):
+        train_gan_cached(config, images, labels, monitors={"x": lambda x: PIXELS(x)}, **options)

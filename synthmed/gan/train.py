@@ -18,17 +18,32 @@ The loop follows PGGAN's ``train_progressive_gan``, which the paper forks for bo
   ``min_fid_kimg`` on, every ``fid_every_kimg``, the Fréchet distance between ``fd_images`` real
   training images and as many ``G_ema`` images generated with those reals' labels; ``best.pt``
   keeps the best; training stops after ``patience`` evaluations without improvement, or at
-  ``total_kimg``.
+  ``total_kimg``. ``monitors`` add further Fréchet distances (other feature spaces) on the same
+  images to each evaluation's log record; they never steer the run.
+- Which network is sampled (:attr:`TrainResult.checkpoint`), as the original's ``network-final.pkl``
+  that its ``test.py`` samples: the best one (``best.pt``) when the patience ran out, and the last
+  one (``last.pt``) when the run reached ``total_kimg`` with patience to spare. The original counts
+  patience at every evaluation, the last one included, so a run whose final evaluation at
+  ``total_kimg`` exhausts it also gets the best. An unfinished run (paused at ``max_kimg``) gets
+  the best so far, the file the original's ``network-final.pkl`` holds mid-run.
+- The evaluation's reals and latents. The original draws both afresh at every evaluation (the next
+  10,000 images of its shuffled training stream and new latents); ``fd_reals="fresh"`` does the
+  same, seeded by the evaluation's number. The default ``"fixed"`` keeps one seeded draw for the
+  whole run, so that successive distances differ only because G changed: with the CPU profiles'
+  few evaluation images (256 at tiny, 2,000 at cpu, against the paper's 10,000) the spread between
+  two independent draws is of the order of the improvements the patience rule compares, and fresh
+  draws would stop or prolong runs by chance. The paper profile draws afresh.
 
 Exact resume. Every random draw comes from explicit generators: ``noise`` (latents, G's labels,
 the gradient penalty's mixing factors) is checkpointed; the data order is a seeded permutation per
-epoch, so the number of reals drawn (= images shown) fixes it; the Fréchet evaluation uses fixed
-reals and latents of its own. Torch's global CPU RNG and Python's ``random`` are seeded for the run,
-checkpointed and handed back to the caller afterwards (the networks draw nothing from them; this
-guards layers that might); NumPy's global RNG is not used. A checkpoint holds G, D, G_ema, both
-optimisers, these RNG states, the schedule position and the config, is written atomically, and
-a run restarted after being killed at any point continues from it and, on the CPU, reaches the
-same weights as an uninterrupted run.
+epoch, so the number of reals drawn (= images shown) fixes it; the Fréchet evaluation draws its
+reals and latents from generators of its own, seeded by the run's seed (and, when fresh, the
+number of the evaluation, which the checkpoint holds). Torch's global CPU RNG and Python's
+``random`` are seeded for the run, checkpointed and handed back to the caller afterwards (the
+networks draw nothing from them; this guards layers that might); NumPy's global RNG is not used.
+A checkpoint holds G, D, G_ema, both optimisers, these RNG states, the schedule position and the
+config, is written atomically, and a run restarted after being killed at any point continues
+from it and, on the CPU, reaches the same weights as an uninterrupted run.
 
 Trust. Checkpoints carry a manifest (``synthmed.cache``: size and BLAKE2b hash), checked before a
 resume and by ``load_checkpoint``: a run whose last.pt or best.pt fails it is reported and starts
@@ -82,6 +97,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "synthmed.gan.checkpoint/1"
 CACHE_VERSION = 2  # part of train_gan_cached's key: bump when a change here changes what a run produces
 PAPER_FD_IMAGES = 10_000  # paper-spec §3.1: FID on 10,000 real train images vs 10,000 fakes
+FD_REALS = ("fixed", "fresh")  # the Fréchet evaluation's reals and latents: one draw, or one per evaluation
 # Config fields that fix the networks' parameter shapes: a checkpoint must agree on all of them.
 ARCHITECTURE_FIELDS = ("arch", "resolution", "n_labels", "channels", "latent", "fmap_base", "fmap_max")
 _DEVICE_DATA_BYTES = 2 << 30  # on a GPU the uint8 training set moves to device memory when at most this large
@@ -107,11 +123,15 @@ class TrainResult:
     train_seconds: float  # time in training steps (housekeeping excluded), all calls on this run together
     device: str
     from_cache: bool = False  # the run had already finished: nothing was trained
+    sampled: str = "last"  # which network `checkpoint` is: "best" or "last" (see the module docstring)
+    sampled_kimg: float = 0.0  # kimg at which that network was saved
+    monitors_at_best: dict[str, float] = dataclasses.field(default_factory=dict)  # monitors at best.pt's evaluation
 
     @property
     def checkpoint(self) -> Path:
-        """The checkpoint to sample from: best.pt, or last.pt when no evaluation ran."""
-        return self.best_checkpoint if self.best_checkpoint is not None else self.last_checkpoint
+        """The checkpoint to sample from, as the original's network-final.pkl: best.pt when the patience ran
+        out (or the run is unfinished), last.pt when the run reached total_kimg before, or no evaluation ran."""
+        return self.best_checkpoint if self.sampled == "best" and self.best_checkpoint else self.last_checkpoint
 
 
 # ----------------------------------------------------------------------------
@@ -374,6 +394,8 @@ def train_gan(
     grid_every_kimg: float | None = None,  # Fakes PNG this often (kimg); None = checkpoint_every; 0 = never
     grid_size: tuple[int, int] = (8, 8),  # Grid rows (most frequent label vectors) x columns (latents).
     extractor_cache_dir: str | Path | None = None,  # Where the default extractor is cached; None = home().
+    fd_reals: str = "fixed",  # "fixed": one draw of reals and latents; "fresh": new ones per evaluation.
+    monitors: dict[str, Extractor] | None = None,  # Further Fréchet distances, logged; they do not steer.
 ) -> TrainResult:
     """Train (or resume, or return a finished) GAN run in ``run_dir``; see the module docstring.
 
@@ -390,6 +412,9 @@ def train_gan(
         raise ValueError(f"max_kimg: expected None or a number >= 0, got {max_kimg}")
     if fd_images < 2:
         raise ValueError(f"fd_images: expected at least 2 images per Fréchet distance, got {fd_images}")
+    if fd_reals not in FD_REALS:
+        raise ValueError(f"fd_reals: expected one of {', '.join(FD_REALS)}, got {fd_reals!r}")
+    monitors = dict(monitors or {})
     tick_kimg = config.fid_every_kimg / 4 if tick_kimg is None else tick_kimg
     checkpoint_every_kimg = config.fid_every_kimg if checkpoint_every_kimg is None else checkpoint_every_kimg
     grid_every_kimg = checkpoint_every_kimg if grid_every_kimg is None else grid_every_kimg
@@ -427,6 +452,7 @@ def train_gan(
             "best_kimg": None,
             "evals": 0,
             "evals_since_best": 0,
+            "best_monitors": {},  # the monitors' distances at the best evaluation
             "next_fd_nimg": first_fd_kimg * 1000,
             "done": False,
             "stop_reason": "",
@@ -473,6 +499,8 @@ def train_gan(
 
         def result(from_cache: bool, images_trained: int) -> TrainResult:
             wall = time.perf_counter() - call_start
+            patience_spent = state["evals_since_best"] >= config.patience
+            use_best = state["best_fd"] is not None and (patience_spent or not state["done"])
             return TrainResult(
                 run_dir=run_dir,
                 last_checkpoint=last_path,
@@ -488,6 +516,9 @@ def train_gan(
                 train_seconds=state["train_seconds"],
                 device=str(dev),
                 from_cache=from_cache,
+                sampled="best" if use_best else "last",
+                sampled_kimg=state["best_kimg"] if use_best else state["nimg"] / 1000,
+                monitors_at_best=dict(state["best_monitors"]),
             )
 
         if state["done"]:
@@ -517,24 +548,37 @@ def train_gan(
                 x = fade_reals(x, lod)  # D sees reals at the fakes' level of detail
             return x.contiguous(memory_format=torch.channels_last) if dev.type == "cuda" else x
 
-        # Set up the Fréchet evaluation: fixed reals, their labels and fixed latents (paper-spec §3.1).
+        # Set up the Fréchet evaluation: reals, their labels and latents (paper-spec §3.1), drawn once
+        # ("fixed") or per evaluation ("fresh"; draw 0 is the fixed one).
         fd_count = min(fd_images, N)
-        fd_index = torch.randperm(N, generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-reals")))
-        fd_index = fd_index[:fd_count]  # [fd_count] the same reals at every evaluation
-        fd_latents = torch.randn(fd_count, config.latent,
-                                 generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-z")))
-        fd_labels = torch.from_numpy(labels[fd_index.numpy()])
-        real_stats: FeatureStatistics | None = None
+        real_stats: dict[str, FeatureStatistics] = {}  # per feature space, for the current draw
+        drawn: int | None = None
         extract: Extractor | None = extractor
 
-        def evaluate_fd() -> float:
-            nonlocal real_stats, extract
+        def fd_draw(draw: int) -> tuple[np.ndarray, torch.Tensor]:
+            index = torch.randperm(N, generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-reals", draw)))
+            latents = torch.randn(fd_count, config.latent,
+                                  generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-z", draw)))
+            return index[:fd_count].numpy(), latents
+
+        def evaluate_fd() -> tuple[float, dict[str, float]]:
+            """The stopping distance, and each monitor's, on one draw of reals and latents."""
+            nonlocal extract, drawn
             if extract is None:
                 extract = domain_feature_extractor(images, labels, R, extractor_cache_dir, seed, device=device)
-            if real_stats is None:
-                real_stats = feature_statistics(extract(images[fd_index.numpy()]))
+            draw = state["evals"] if fd_reals == "fresh" else 0
+            fd_index, fd_latents = fd_draw(draw)
+            if drawn != draw:
+                real_stats.clear()
+                drawn = draw
+            fd_labels = torch.from_numpy(labels[fd_index])
             fakes = generate_uint8(G_ema, fd_latents, fd_labels, batch_size=max(config.minibatch.values()))
-            return frechet_distance(real_stats, feature_statistics(extract(fakes)))
+            distances = {}
+            for key, features in {"": extract, **monitors}.items():
+                if key not in real_stats:
+                    real_stats[key] = feature_statistics(features(images[fd_index]))
+                distances[key] = frechet_distance(real_stats[key], feature_statistics(features(fakes)))
+            return distances.pop(""), distances
 
         # Set up the image grids: rows of the most frequent label vectors, fixed latents per column.
         grid_rows_labels = _grid_label_rows(labels, grid_size[0])
@@ -673,7 +717,7 @@ def train_gan(
                     nimg >= state["next_fd_nimg"] or state["stop_reason"] == "total_kimg")
                 if evaluate:
                     eval_start = time.perf_counter()
-                    fd = evaluate_fd()
+                    fd, monitored = evaluate_fd()
                     state["evals"] += 1
                     improved = state["best_fd"] is None or fd < state["best_fd"]
                     if improved:  # paper-spec §3.1: save at the first evaluation and at every improvement
@@ -682,6 +726,7 @@ def train_gan(
                                 "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}
                         _atomic_save(best, best_path)
                         state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, kimg, 0
+                        state["best_monitors"] = monitored
                     else:
                         state["evals_since_best"] += 1
                     state["next_fd_nimg"] = next_multiple(config.fid_every_kimg)
@@ -690,6 +735,7 @@ def train_gan(
                     _append_jsonl(log_path, {"kind": "fd", **record, "fd": fd, "best_fd": state["best_fd"],
                                              "improved": improved, "evals_since_best": state["evals_since_best"],
                                              "fd_images": fd_count, "extractor": extractor_name(extract),
+                                             **({"monitors": monitored} if monitors else {}),
                                              "seconds": time.perf_counter() - eval_start})
                     log.info("kimg %.1f: Fréchet distance %.4g (best %.4g at %.1f kimg)", kimg, fd,
                              state["best_fd"], state["best_kimg"])
@@ -745,11 +791,15 @@ def train_gan_cached(
     extractor: Extractor | None = None,  # Needs a ``name``: it steers early stopping, so the key holds it.
     cache_dir: str | Path | None = None,  # None = synthmed.config.home() / "gans"
     fd_images: int = PAPER_FD_IMAGES,
+    fd_reals: str = "fixed",
+    monitors: dict[str, Extractor] | None = None,  # Each needs a ``name`` too: the key holds them.
     **options: Any,  # device, progress, max_kimg, tick_kimg, ... as train_gan (not part of the key)
 ) -> TrainResult:
-    """:func:`train_gan` in ``<cache_dir>/<hash>``, the hash of config, seed, data and extractor.
+    """:func:`train_gan` in ``<cache_dir>/<hash>``, the hash of config, seed, data, extractor and evaluation.
 
     A finished run is returned as it is (``from_cache``); an unfinished one resumes from last.pt.
+    ``fd_reals="fresh"`` and the monitors enter the key only when given, so the keys of runs made
+    before they existed (fixed reals, no monitors) still hold.
     """
     name = "domain-classifier" if extractor is None else extractor_name(extractor)
     if name is None:
@@ -758,7 +808,13 @@ def train_gan_cached(
     images, labels = _check_data(images, labels, config)
     data = data_digest(images, labels)
     fd_count = min(fd_images, len(images))
-    key = settings.stable_hash("gan", CACHE_VERSION, config.to_dict(), seed, data, name, fd_count)
+    evaluation: list[Any] = [] if fd_reals == "fixed" else [fd_reals]
+    if monitors:
+        names = {key: extractor_name(monitor) for key, monitor in monitors.items()}
+        if None in names.values():
+            raise ValueError("train_gan_cached: each monitor needs a `name` attribute (a string) for the cache key")
+        evaluation.append(sorted(names.items()))
+    key = settings.stable_hash("gan", CACHE_VERSION, config.to_dict(), seed, data, name, fd_count, *evaluation)
     root = Path(cache_dir) if cache_dir is not None else settings.home() / "gans"
     return train_gan(config, images, labels, root / key, seed=seed, extractor=extractor, fd_images=fd_images,
-                     **options)
+                     fd_reals=fd_reals, monitors=monitors, **options)
