@@ -35,6 +35,8 @@ n_seeds = None  # runs per point; None: the profile's number (synthmed.experimen
 chest_settings = None  # numbers of combinations for chest; None: the profile's (cpu: 20, 6, 2)
 brain_settings = None  # numbers of combinations for brain; None: the profile's (cpu: 10, 6, 2)
 device = "auto"  # "auto": CUDA when present, else CPU
+classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
+precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
 workers = None  # processes running the two modalities at once; None: the profile's (cpu: 2 of one thread each)
 
 # %%
@@ -61,6 +63,8 @@ chapter = benchmark_chapter(
     data_root=data_root,
     device=device,
     workers=workers,
+    classifier_weights=classifier_weights,
+    precision=precision,
 )
 results = chapter.results
 

@@ -24,6 +24,8 @@
 profile = "cpu"  # tiny, cpu or paper: sizes of the phantom sets and of the classifier check
 seed = 0  # phantom content
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
+classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
+precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
 modality = "both"  # "chest", "brain" or "both"
 chest_patients = None  # None: the profile's size
 brain_patients = None
@@ -57,6 +59,7 @@ prepare_data(
     profile,
     seed=seed,
     difficulty_resolution=DIFFICULTY_RESOLUTION if difficulty_check else None,
+    classifier_weights=classifier_weights or None, precision=precision or None,
 )
 sources = {m: load_source(m, data, data_root or None) for m in modalities}
 label_table, label_source = chest_phantoms.chexpert_label_table(data.chest_label_source)
@@ -265,7 +268,10 @@ display(table.set_index(["data", "benchmark", "setting"]).drop(columns="modality
 if difficulty_check:
     difficulty = {}
     for src in sources.values():
-        evaluation, history = real_baseline(src, whole_split(src), DIFFICULTY_RESOLUTION, profile, seed=seed)
+        evaluation, history = real_baseline(
+            src, whole_split(src), DIFFICULTY_RESOLUTION, profile, seed=seed,
+            classifier_weights=classifier_weights or None, precision=precision or None,
+        )
         difficulty[src.modality] = evaluation
         display(Markdown(f"**{src.modality}**, {len(history.epochs)} epochs"))
         display(evaluation[["label", "n_pos", "auc", "ci_low", "ci_high"]].round(3))

@@ -26,6 +26,8 @@
 profile = "cpu"  # tiny, cpu or paper: network widths, training length, data sizes
 seed = 0  # GAN and classifier seed: initial weights, data order, latents
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
+classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
+precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
 chest_benchmark = "classes"  # the chest benchmark point both GANs are trained on ...
 chest_setting = 20  # ... its setting: the paper's largest classes point (shared with the utility chapter)
 brain_benchmark = "classes"  # the brain benchmark point ...
@@ -51,10 +53,16 @@ from synthmed.gan.train import load_generator, read_log
 logging.basicConfig(level=logging.WARNING)
 plots.style()
 points = {"chest": (chest_benchmark, chest_setting), "brain": (brain_benchmark, brain_setting)}
-prepare_points(points, profile, seed, data_root or None)  # both modalities at once (cpu: two processes)
+# Both modalities at once (cpu: two processes).
+prepare_points(
+    points, profile, seed, data_root or None, classifier_weights=classifier_weights or None, precision=precision or None
+)
 sources = load_sources(profile, tuple(points), data_root or None)
 runs = {
-    (modality, generator): run_point(modality, benchmark, setting, generator, profile, seed, source=sources[modality])
+    (modality, generator): run_point(
+        modality, benchmark, setting, generator, profile, seed, source=sources[modality],
+        classifier_weights=classifier_weights or None, precision=precision or None,
+    )
     for modality, (benchmark, setting) in points.items()
     for generator in GENERATORS
 }

@@ -26,6 +26,8 @@
 profile = "cpu"  # tiny, cpu or paper: data sizes, network widths, training length
 seed = 0  # GAN and classifier seed, and the draw of example images
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
+classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
+precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
 chest_benchmark = "classes"  # the chest benchmark point, as in the utility chapter ...
 chest_setting = 20  # ... and its setting
 brain_benchmark = "classes"  # the brain benchmark point ...
@@ -54,7 +56,10 @@ plots.style()
 points = {"chest": (chest_benchmark, chest_setting), "brain": (brain_benchmark, brain_setting)}
 sources = load_sources(profile, tuple(points), data_root or None)
 runs = {
-    (modality, generator): run_point(modality, benchmark, setting, generator, profile, seed, source=sources[modality])
+    (modality, generator): run_point(
+        modality, benchmark, setting, generator, profile, seed, source=sources[modality],
+        classifier_weights=classifier_weights or None, precision=precision or None,
+    )
     for modality, (benchmark, setting) in points.items()
     for generator in GENERATORS
 }

@@ -24,6 +24,8 @@
 profile = "cpu"  # tiny, cpu or paper: data sizes, GAN and classifier sizes
 seed = 0  # GANs, classifiers, the machine reader's validation split, the quiz draw, the simulated panel
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
+classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
+precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
 generator = "cpD-GAN"  # whose synthetic images the machine reader and the quiz use (cpD-GAN or prog-GAN)
 resolutions = None  # resolution-benchmark points for the machine reader; None: the profile's (cpu: 32, 64)
 responses_csv = ""  # responses CSV to analyse (absolute, or relative to notebooks/); "": SIMULATED panel
@@ -105,11 +107,14 @@ sources = load_sources(profile, modalities, data_root or None)
 # {cite}`clopper1934` and the exact binomial test against chance.
 
 # %%
-config = ClassifierConfig.for_profile(profile, seed=seed)
+config = ClassifierConfig.for_profile(profile, seed=seed, weights=classifier_weights, precision=precision)
 reader_images, machine_rows = {}, []
 for modality in modalities:
     for resolution in resolutions:
-        run = run_point(modality, "resolution", resolution, generator, profile, seed, source=sources[modality])
+        run = run_point(
+            modality, "resolution", resolution, generator, profile, seed, source=sources[modality],
+            classifier_weights=classifier_weights or None, precision=precision or None,
+        )
         images = reader_images[modality, resolution] = point_images(run)
         machine_rows.append(machine_read(images, config, seed=seed))
 machine = pd.DataFrame(machine_rows)

@@ -25,6 +25,8 @@ seed = 0  # first seed of a sweep this page has to run itself (seed, seed + 1, .
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
 n_seeds = None  # runs per point of a sweep run here; None: the profile's number
 device = "auto"  # "auto": CUDA when present, else CPU
+classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
+precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
 
 # %%
 import logging
@@ -41,7 +43,10 @@ BENCHMARKS = {"classes": "Fewer label combinations", "samples": "Samples per cla
 seeds = sweep_seeds(profile, seed, n_seeds)
 found = {(m, b): results_path(m, b, profile).is_file() for b in BENCHMARKS for m in ("chest", "brain")}
 sweeps = {
-    (m, b): sweep_results(m, b, profile, seeds=seeds, data_root=data_root or None, device=device)
+    (m, b): sweep_results(
+        m, b, profile, seeds=seeds, data_root=data_root or None, device=device,
+        classifier_weights=classifier_weights or None, precision=precision or None,
+    )
     for b in BENCHMARKS
     for m in ("chest", "brain")
 }

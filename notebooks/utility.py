@@ -28,6 +28,8 @@
 profile = "cpu"  # tiny, cpu or paper: data sizes, network widths, training length
 seed = 0  # GAN and classifier seed: initial weights, data order, latents, bootstrap
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
+classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
+precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
 chest_benchmark = "classes"  # the chest benchmark point (resolution, classes or samples) ...
 chest_setting = 20  # ... and its setting: here the paper's largest classes point, 20 label combinations
 brain_benchmark = "classes"  # the brain benchmark point ...
@@ -50,12 +52,15 @@ plots.style()
 points = {"chest": (chest_benchmark, chest_setting), "brain": (brain_benchmark, brain_setting)}
 sources = load_sources(profile, tuple(points), data_root or None)
 runs = {
-    (modality, generator): run_point(modality, benchmark, setting, generator, profile, seed, source=sources[modality])
+    (modality, generator): run_point(
+        modality, benchmark, setting, generator, profile, seed, source=sources[modality],
+        classifier_weights=classifier_weights or None, precision=precision or None,
+    )
     for modality, (benchmark, setting) in points.items()
     for generator in GENERATORS
 }
 rows = pd.DataFrame([run.row for run in runs.values()])
-classifier = ClassifierConfig.for_profile(profile, seed=seed)
+classifier = ClassifierConfig.for_profile(profile, seed=seed, weights=classifier_weights, precision=precision)
 paper_classifier = ClassifierConfig.paper()
 
 # %% [markdown]
@@ -82,12 +87,17 @@ else:
         "first stage) at the images' own resolution: a DenseNet-121 at 224x224 is far too slow for "
         f"the `{profile}` profile on a CPU. The `paper` profile uses the DenseNet"
     )
-weights = (
-    f"started from the local weights file `{classifier.weights_path}`"
-    if classifier.weights_path
-    else "trained **from scratch**: the paper started from ImageNet weights, which cannot be downloaded "
-    "here (a researcher who has a torchvision DenseNet-121 weights file can pass it as `weights_path`)"
-)
+if classifier.weights == "imagenet":
+    weights = "fine-tuned from torchvision's **ImageNet** DenseNet-121 weights, as the paper"
+elif classifier.weights_path is not None:
+    weights = f"started from the local weights file `{classifier.weights_path}`"
+elif classifier.arch == "densenet121":
+    weights = "trained **from scratch** (the paper started from ImageNet weights: `classifier_weights: imagenet`)"
+else:
+    weights = (
+        "trained **from scratch**: the paper fine-tuned an ImageNet DenseNet-121 (the `paper` profile does, "
+        "`classifier_weights: imagenet`); no ImageNet weights exist for this compact CNN"
+    )
 schedule = (
     f"Adam at learning rate {classifier.lr:g} (the paper: {paper_classifier.lr:g}), batches of {classifier.batch}, "
     f"epochs of up to {classifier.epoch_images:,} images (the paper: {paper_classifier.epoch_images:,}), at most "

@@ -92,10 +92,12 @@ def benchmark_chapter(
     device: str = "auto",
     progress: bool = False,
     workers: int | None = None,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> BenchmarkChapter:
     """Run (or load from the caches) both modalities' sweeps of `benchmark`, as a chapter's parameters
     give them: None takes the profile's seeds, settings and worker processes (`experiments.SWEEP_SEEDS`,
-    `SWEEP_SETTINGS`, `sweep_workers`)."""
+    `SWEEP_SETTINGS`, `sweep_workers`), and None or "" the profile's classifier weights and precision."""
     seeds = experiments.sweep_seeds(profile, seed, n_seeds)
     results, label_results, settings = experiments.benchmark_sweeps(
         benchmark,
@@ -106,5 +108,7 @@ def benchmark_chapter(
         device,
         progress,
         workers,
+        classifier_weights=classifier_weights or None,
+        precision=precision or None,
     )
     return BenchmarkChapter(benchmark, profile, seeds, settings, results, label_results, bool(data_root))

@@ -28,6 +28,27 @@ def _check_options(args: argparse.Namespace) -> None:
     device = getattr(args, "device", "auto")
     if device not in ("auto", "cpu"):
         _check_device(device)
+    weights = getattr(args, "classifier_weights", None)
+    if weights not in (None, "imagenet", "none") and not Path(weights).expanduser().is_file():
+        raise CommandError(f"--classifier-weights {weights}: no such file; give imagenet, none or the path of "
+                           "a torchvision densenet121 state dict")
+    if getattr(args, "profile", None) == "paper" and args.command in ("run", "classify", "book"):
+        _check_paper(args)
+
+
+def _check_paper(args: argparse.Namespace) -> None:
+    """profile paper: the real datasets, a CUDA GPU and the classifier weights, before any work."""
+    from synthmed.experiments import check_paper_ready
+
+    if args.command == "book":  # the notebooks take data_root and the options from params/paper.yaml
+        from synthmed.book import load_parameters
+
+        params = load_parameters(Path(args.root) / "params" / "paper.yaml", "any")
+        check_paper_ready("paper", params.get("data_root") or None, "auto",
+                          classifier_weights=params.get("classifier_weights") or None)
+        return
+    modalities = (args.modality,) if isinstance(args.modality, str) else tuple(args.modality)
+    check_paper_ready("paper", args.data_root, args.device, modalities, args.classifier_weights)
 
 
 def _check_device(device: str) -> None:
@@ -95,6 +116,8 @@ def _run(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         device=args.device,
         progress=not args.no_progress,
+        classifier_weights=args.classifier_weights,
+        precision=args.precision,
     )
     columns = ["setting", "generator", "seed", "n_train", "n_test", "auc_real", "auc_synthetic", "gap", "kimg_stop"]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
@@ -138,6 +161,8 @@ def _classify(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         device=args.device,
         progress=not args.no_progress,
+        classifier_weights=args.classifier_weights,
+        precision=args.precision,
     )
     state = "loaded from the cache" if history.from_cache else f"trained, {history.stop_reason}"
     print(f"real-trained classifier: {len(history.epochs)} epochs ({state}), best epoch {history.best_epoch}")
@@ -166,6 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     profile = {"default": "cpu", "choices": ("tiny", "cpu", "paper"), "help": "tiny, cpu or paper (default: cpu)"}
     data_root = {"default": None, "help": "folder with CheXpert-v1.0-small/ and stage_2_train.csv; default: phantoms"}
     device = {"default": "auto", "help": "auto (CUDA when present), cpu or cuda"}
+    weights = {
+        "default": None,
+        "help": "the classifier's initial weights: imagenet (torchvision's DenseNet-121, downloaded into its "
+        "cache on first use), none (from scratch) or the path of a densenet121 state dict; default: the "
+        "profile's (paper: imagenet; cpu, tiny: none, their compact CNN has no pretrained weights)",
+    }
+    precision = {
+        "default": None,
+        "choices": ("fp32", "bf16"),
+        "help": "arithmetic of GAN and classifier training: fp32 (every profile's default, the paper's) or bf16 "
+        "(autocast)",
+    }
 
     run = sub.add_parser("run", help="run a benchmark sweep (cached) and save its results table")
     run.add_argument("--modality", required=True, choices=("chest", "brain"))
@@ -173,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", **profile)
     run.add_argument("--data-root", **data_root)
     run.add_argument("--device", **device)
+    run.add_argument("--classifier-weights", **weights)
+    run.add_argument("--precision", **precision)
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     run.add_argument("--settings", type=int, nargs="+", default=None, help="default: the profile's settings")
     run.add_argument("--generators", nargs="+", default=("cpD-GAN", "prog-GAN"), choices=("cpD-GAN", "prog-GAN"))
@@ -195,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--seed", type=int, default=0)
     classify.add_argument("--data-root", **data_root)
     classify.add_argument("--device", **device)
+    classify.add_argument("--classifier-weights", **weights)
+    classify.add_argument("--precision", **precision)
     classify.add_argument("--no-progress", action="store_true", help="no progress bars")
     classify.set_defaults(func=_classify)
     return parser

@@ -41,7 +41,59 @@ def load_source(modality: str, data: DataConfig, data_root: str | None = None) -
     return Source(modality, root, index, len(raw), bool(data_root), data.scale(modality), data.train_scale(modality))
 
 
+class NotReady(RuntimeError):
+    """A `paper` run asked of a machine that lacks what it needs (the datasets, a CUDA GPU, the weights)."""
+
+
+def check_paper_ready(
+    profile: str,
+    data_root: str | None,
+    device: str = "auto",
+    modalities=("chest", "brain"),
+    classifier_weights: str | None = None,
+) -> None:
+    """At profile `paper`, raise NotReady with one line naming what is missing, before any work.
+
+    The paper profile runs on the real CheXpert and RSNA downloads (`data_root`; phantoms at paper
+    scale would take days to write and prove nothing), on a CUDA GPU (a DenseNet-121 at 224 px and
+    the paper-width GANs on a CPU would take months), and, with ImageNet classifier weights (its
+    default), on torchvision's weights file, which this fetches into torchvision's cache (or says
+    where to place it). Other profiles pass unchecked.
+    """
+    if profile != "paper":
+        return
+    if not data_root:
+        raise NotReady("profile paper needs the real datasets: set data_root (params/paper.yaml or --data-root) to "
+                       "the folder holding CheXpert-v1.0-small/ and stage_2_train.csv; phantoms run at profile cpu")
+    for modality in modalities:
+        sources.source_root(modality, data_config(profile), data_root)  # names the missing file
+    import torch
+
+    chosen = torch.device("cuda" if device == "auto" else device)
+    if chosen.type != "cuda" or not torch.cuda.is_available():
+        found = "no CUDA GPU is visible" if not torch.cuda.is_available() else f"device is {device!r}"
+        raise NotReady(f"profile paper needs a CUDA GPU and {found}; use device auto or cuda on a GPU machine, "
+                       "or profile cpu here")
+    from synthmed.classify.models import IMAGENET, ClassifierConfig, fetch_imagenet_weights
+
+    if ClassifierConfig.for_profile(profile, weights=classifier_weights).weights == IMAGENET:
+        fetch_imagenet_weights()
+
+
+def classifier_config(
+    profile: str, seed: int = 0, device: str = "auto", classifier_weights: str | None = None,
+    precision: str | None = None,
+):
+    """The profile's `ClassifierConfig` for a run; `classifier_weights` ("imagenet", "none" or a state
+    dict's path) and `precision` ("fp32" or "bf16") replace the profile's when given (not None or "")."""
+    from synthmed.classify.models import ClassifierConfig
+
+    return ClassifierConfig.for_profile(profile, seed=seed, device=device, weights=classifier_weights,
+                                        precision=precision)
+
+
 def load_sources(profile: str, modalities, data_root: str | None = None, **overrides) -> dict[str, Source]:
+    check_paper_ready(profile, data_root, modalities=tuple(modalities))
     data = data_config(profile, **overrides)
     return {m: load_source(m, data, data_root) for m in modalities}
 
@@ -75,18 +127,20 @@ def real_baseline(
     n_boot: int = 1000,
     device: str = "auto",
     progress: bool = False,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> tuple[pd.DataFrame, object]:
     """Train (or load) a classifier on the real train split of `subset`, test it on the real test split.
 
-    Returns the per-label evaluation table (`synthmed.classify.metrics.evaluate`) and the history.
+    classifier_weights, precision: None = the profile's (`classifier_config`). Returns the per-label
+    evaluation table (`synthmed.classify.metrics.evaluate`) and the history.
     """
     from synthmed.classify.metrics import evaluate
-    from synthmed.classify.models import ClassifierConfig
     from synthmed.classify.train import predict, train_cached
 
     arrays = store.split_arrays(subset, source.modality, resolution, progress=progress)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
-    config = ClassifierConfig.for_profile(profile, seed=seed, device=device)
+    config = classifier_config(profile, seed, device, classifier_weights, precision)
     model, history = train_cached(x_train, y_train, x_val, y_val, config, progress=progress)
     scores = predict(model, x_test)
     table = evaluate(y_test.astype(np.int8), scores, list(subset.labels), seed=seed, n_boot=n_boot)
@@ -107,13 +161,17 @@ def point_resolution(point: benchmarks.BenchmarkPoint, profile: str) -> int:
     return int(point.setting) if point.benchmark == "resolution" else CLASSES_RESOLUTION[profile]
 
 
-def gan_config(generator: str, profile: str, resolution: int, n_labels: int):
+def gan_config(generator: str, profile: str, resolution: int, n_labels: int, precision: str | None = None):
+    """The profile's GANConfig; `precision` ("fp32" or "bf16") replaces its fp32 when given."""
+    import dataclasses
+
     from synthmed.gan.config import GANConfig
 
     if generator not in GENERATORS:
         raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(GENERATORS)}")
     make = {"paper": GANConfig.paper, "cpu": GANConfig.cpu, "tiny": GANConfig.tiny}[profile]
-    return make(GENERATORS[generator], resolution, n_labels)
+    config = make(GENERATORS[generator], resolution, n_labels)
+    return dataclasses.replace(config, precision=precision) if precision else config
 
 
 class ClassifierFeatures:
@@ -162,8 +220,14 @@ def run_point(
     device: str = "auto",
     progress: bool = False,
     source: Source | None = None,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> PointRun:
     """One benchmark point end to end, every step cached by its config and inputs.
+
+    classifier_weights ("imagenet", "none" or a local state dict) and precision ("fp32" or "bf16", for
+    the GAN and both classifiers): None = the profile's. At profile paper the datasets, a CUDA GPU and
+    the weights are checked first (`check_paper_ready`).
 
     Build the subset; train (or load) the real-trained classifier; train (or load) the generator
     with early stopping on a Fréchet distance in the real classifier's feature space; sample one
@@ -174,12 +238,13 @@ def run_point(
 
     import synthmed
     from synthmed.classify.metrics import evaluate, utility_gap
-    from synthmed.classify.models import ClassifierConfig
     from synthmed.classify.train import cache_key, predict, train_cached
     from synthmed.config import stable_hash
     from synthmed.gan.sample import sample
     from synthmed.gan.train import train_gan_cached
 
+    check_paper_ready(profile, source.root if source is not None and source.real_data else data_root, device,
+                      (modality,), classifier_weights)
     times = {}
     start = time.perf_counter()
     if source is None:
@@ -194,14 +259,14 @@ def run_point(
 
     # Real-trained classifier (once per point and seed; shared by both generators).
     t = time.perf_counter()
-    clf_config = ClassifierConfig.for_profile(profile, seed=seed, device=device)
+    clf_config = classifier_config(profile, seed, device, classifier_weights, precision)
     real_model, real_history = train_cached(x_train, y_train, x_val, y_val, clf_config, progress=progress)
     scores_real = predict(real_model, x_test)
     times["real_classifier_s"] = time.perf_counter() - t
 
     # Generator, early-stopped on the Fréchet distance in the real classifier's features.
     t = time.perf_counter()
-    config = gan_config(generator, profile, resolution, len(labels))
+    config = gan_config(generator, profile, resolution, len(labels), precision)
     extractor = ClassifierFeatures(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
     gan = train_gan_cached(
         config,
@@ -275,7 +340,7 @@ def run_point(
         **{k: round(v, 2) for k, v in times.items()},
         "gan_train_s": round(gan.train_seconds, 2),
         "config_hash": stable_hash(
-            clf_config, config.to_dict(), seed, source.scale, source.train_scale, len(source.index)
+            clf_config.key_fields(), config.to_dict(), seed, source.scale, source.train_scale, len(source.index)
         ),
         "version": synthmed.__version__,
     }
@@ -589,8 +654,12 @@ def run_sweep(
     progress: bool = True,
     *,
     source: Source | None = None,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> pd.DataFrame:
     """Run every point of a benchmark sweep (settings x seeds x generators) with `run_point`.
+
+    classifier_weights, precision: as `run_point` (None: the profile's).
 
     settings: None = `SWEEP_SETTINGS[profile][(modality, benchmark)]`; seeds: None = `SWEEP_SEEDS[profile]`;
     source: the modality's dataset, None = `load_source` with the profile's data settings and `data_root`.
@@ -625,6 +694,9 @@ def run_sweep(
         raise ValueError("run_sweep needs at least one setting, one seed and one generator")
     for setting in settings:  # a bad setting fails before the dataset is loaded
         benchmarks.BenchmarkPoint(modality, benchmark, setting)
+    check_paper_ready(profile, source.root if source is not None and source.real_data else data_root, device,
+                      (modality,), classifier_weights)
+    options = {"classifier_weights": classifier_weights, "precision": precision}
 
     if source is None:
         source = load_source(modality, data_config(profile), data_root)
@@ -640,7 +712,7 @@ def run_sweep(
     for setting in settings:
         bar.set_postfix_str(f"setting {setting}")
         runs, labels, skip = _setting_runs(
-            modality, benchmark, setting, profile, seeds, generators, data_root, device, source
+            modality, benchmark, setting, profile, seeds, generators, data_root, device, source, options
         )
         rows += runs
         label_tables += labels
@@ -650,7 +722,7 @@ def run_sweep(
     return _finish_sweep(modality, benchmark, profile, rows, label_tables, skipped)
 
 
-def _setting_runs(modality, benchmark, setting, profile, seeds, generators, data_root, device, source):
+def _setting_runs(modality, benchmark, setting, profile, seeds, generators, data_root, device, source, options):
     """One setting of a sweep: its result rows and per-label tables, or a skip entry when its subset
     cannot be built (`benchmarks.TooFewCombinations`)."""
     rows, labels = [], []
@@ -667,6 +739,7 @@ def _setting_runs(modality, benchmark, setting, profile, seeds, generators, data
                     data_root=data_root,
                     device=device,
                     source=source,
+                    **options,
                 )
                 rows.append(run.row)
                 labels.append(_label_rows(run))
@@ -740,6 +813,8 @@ def sweep_results(
     device: str = "auto",
     progress: bool = False,
     run_missing: bool = True,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> pd.DataFrame:
     """The runs of a sweep at the profile's settings (`SWEEP_SETTINGS`) for `seeds` (None: the profile's)
     and `generators` (None: both), from the saved table; runs it lacks are computed with `run_sweep`
@@ -749,6 +824,7 @@ def sweep_results(
     "computed", the (setting, seed, generator) this call ran; "missing", a dict (setting, seed,
     generator, reason) per asked-for run that has no row, such as a setting whose subset cannot be
     built; "skipped", as `run_sweep`'s. With `run_missing=False` a lacking run raises LookupError naming them.
+    classifier_weights, precision: as `run_point` (None: the profile's).
     """
     import itertools
 
@@ -786,6 +862,8 @@ def sweep_results(
             data_root=data_root,
             device=device,
             progress=progress,
+            classifier_weights=classifier_weights,
+            precision=precision,
         )
         skipped = swept.attrs["skipped"]
         saved = load_results(modality, benchmark, profile)
@@ -826,19 +904,24 @@ def classify_point(
     device: str = "auto",
     progress: bool = False,
     source: Source | None = None,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> tuple[pd.DataFrame, object]:
     """Train (or load) the real-trained classifier of one benchmark point and test it on the real test split.
 
     The same classifier, config and cache as `run_point`'s real-trained one. Returns the per-label
     evaluation table (`synthmed.classify.metrics.evaluate`, bootstrap CIs) and the training history.
     """
+    check_paper_ready(profile, source.root if source is not None and source.real_data else data_root, device,
+                      (modality,), classifier_weights)
     if source is None:
         source = load_source(modality, data_config(profile), data_root)
     point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
     subset = benchmarks.build_point(source.index, point, scale=source.scale, train_scale=source.train_scale)
     resolution = point_resolution(point, profile)
     return real_baseline(
-        source, subset, resolution, profile, seed=seed, n_boot=N_BOOT[profile], device=device, progress=progress
+        source, subset, resolution, profile, seed=seed, n_boot=N_BOOT[profile], device=device, progress=progress,
+        classifier_weights=classifier_weights, precision=precision,
     )
 
 
@@ -885,15 +968,15 @@ def _init_worker(threads: int) -> None:
 _WORKER_SOURCES: dict = {}  # a pool process loads each dataset once, whatever number of points it runs
 
 
-def _setting_task(key, benchmark, profile, seeds, generators, data_root, device):
+def _setting_task(key, benchmark, profile, seeds, generators, data_root, device, options):
     modality, setting = key
     if (modality, profile, data_root) not in _WORKER_SOURCES:
         _WORKER_SOURCES[modality, profile, data_root] = load_source(modality, data_config(profile), data_root)
     source = _WORKER_SOURCES[modality, profile, data_root]
-    return _setting_runs(modality, benchmark, setting, profile, seeds, generators, data_root, device, source)
+    return _setting_runs(modality, benchmark, setting, profile, seeds, generators, data_root, device, source, options)
 
 
-def _points_task(modality, points, profile, seed, data_root, device):
+def _points_task(modality, points, profile, seed, data_root, device, options):
     source = load_source(modality, data_config(profile), data_root)
     for benchmark, setting in points:
         for generator in GENERATORS:
@@ -907,6 +990,7 @@ def _points_task(modality, points, profile, seed, data_root, device):
                 data_root=data_root,
                 device=device,
                 source=source,
+                **options,
             )
     return modality
 
@@ -931,10 +1015,11 @@ def in_processes(task, arguments: dict, workers: int) -> dict:
         return {m: future.result() for m, future in futures.items()}
 
 
-def _data_task(modality, data, data_root, profile, seed, difficulty_resolution, device):
+def _data_task(modality, data, data_root, profile, seed, difficulty_resolution, device, options):
     source = load_source(modality, data, data_root)
     if difficulty_resolution:
-        real_baseline(source, whole_split(source), difficulty_resolution, profile, seed=seed, device=device)
+        real_baseline(source, whole_split(source), difficulty_resolution, profile, seed=seed, device=device,
+                      **options)
     return modality
 
 
@@ -948,12 +1033,16 @@ def prepare_data(
     difficulty_resolution: int | None = None,
     device: str = "auto",
     workers: int | None = None,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> None:
     """Make (or find) each modality's dataset and, with `difficulty_resolution`, train the real
     classifier on its whole split, the modalities in parallel processes (`sweep_workers`). The data
-    chapter then loads both from the caches."""
+    chapter then loads both from the caches. classifier_weights, precision: None = the profile's."""
+    check_paper_ready(profile, data_root, device, tuple(modalities), classifier_weights)
     workers = sweep_workers(profile, device, workers)
-    arguments = {m: (data, data_root, profile, seed, difficulty_resolution, device) for m in modalities}
+    options = {"classifier_weights": classifier_weights, "precision": precision}
+    arguments = {m: (data, data_root, profile, seed, difficulty_resolution, device, options) for m in modalities}
     in_processes(_data_task, arguments, workers)
 
 
@@ -964,12 +1053,16 @@ def prepare_points(
     data_root: str | None = None,
     device: str = "auto",
     workers: int | None = None,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> None:
     """Fill the caches of one benchmark point per modality (`points`: modality -> (benchmark, setting)),
     both generators, the modalities in parallel processes (`sweep_workers`). A chapter then calls
-    `run_point`, which loads everything it needs from the caches."""
+    `run_point` with the same options, which loads everything it needs from the caches."""
+    check_paper_ready(profile, data_root, device, tuple(points), classifier_weights)
     workers = sweep_workers(profile, device, workers)
-    arguments = {m: ([point], profile, seed, data_root, device) for m, point in points.items()}
+    options = {"classifier_weights": classifier_weights, "precision": precision}
+    arguments = {m: ([point], profile, seed, data_root, device, options) for m, point in points.items()}
     in_processes(_points_task, arguments, workers)
 
 
@@ -982,6 +1075,8 @@ def benchmark_sweeps(
     device: str = "auto",
     progress: bool = False,
     workers: int | None = None,
+    classifier_weights: str | None = None,
+    precision: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[int, ...]]]:
     """`run_sweep` for each modality of one benchmark (a chapter's runs).
 
@@ -989,22 +1084,26 @@ def benchmark_sweeps(
     modalities with the profile's settings. workers: processes that run the modalities' sweeps at
     once (`sweep_workers`; None: the profile's). Returns the results of all modalities in one table
     (`attrs["skipped"]` joined), their per-label table, and the settings each modality ran.
+    classifier_weights, precision: as `run_point` (None: the profile's).
     """
     if settings is None:
         settings = dict.fromkeys(("chest", "brain"))
     chosen = {m: tuple(s) if s else SWEEP_SETTINGS[profile][m, benchmark] for m, s in settings.items()}
     if not chosen:
         raise ValueError("benchmark_sweeps: expected at least one modality in settings")
+    check_paper_ready(profile, data_root, device, tuple(chosen), classifier_weights)
+    options = {"classifier_weights": classifier_weights, "precision": precision}
     workers = sweep_workers(profile, device, workers)
     if workers <= 1:
         sweeps = [
             run_sweep(
-                m, benchmark, profile, chosen[m], seeds=seeds, data_root=data_root, device=device, progress=progress
+                m, benchmark, profile, chosen[m], seeds=seeds, data_root=data_root, device=device, progress=progress,
+                **options,
             )
             for m in chosen
         ]
     else:
-        sweeps = _parallel_sweeps(benchmark, profile, chosen, seeds, data_root, device, workers)
+        sweeps = _parallel_sweeps(benchmark, profile, chosen, seeds, data_root, device, workers, options)
     results = validate_results(pd.concat(sweeps, ignore_index=True))
     results.attrs["skipped"] = [s for sweep in sweeps for s in sweep.attrs["skipped"]]
     labels = pd.concat([load_results(m, benchmark, profile, per_label=True) for m in chosen], ignore_index=True)
@@ -1012,7 +1111,7 @@ def benchmark_sweeps(
     return results, labels, chosen
 
 
-def _parallel_sweeps(benchmark, profile, chosen, seeds, data_root, device, workers) -> list[pd.DataFrame]:
+def _parallel_sweeps(benchmark, profile, chosen, seeds, data_root, device, workers, options) -> list[pd.DataFrame]:
     """Every (modality, setting) of the chosen sweeps as one task in a pool of `workers` processes,
     the costliest first (the resolution benchmark's largest images) so the processes finish together;
     then each modality's table assembled in its settings' order and saved as `run_sweep` saves it."""
@@ -1020,7 +1119,7 @@ def _parallel_sweeps(benchmark, profile, chosen, seeds, data_root, device, worke
     keys = [(m, setting) for m in chosen for setting in chosen[m]]
     if benchmark == "resolution":
         keys.sort(key=lambda key: -key[1])  # a 64x64 point costs about twice a 32x32 one
-    arguments = {key: (benchmark, profile, seeds, tuple(GENERATORS), data_root, device) for key in keys}
+    arguments = {key: (benchmark, profile, seeds, tuple(GENERATORS), data_root, device, options) for key in keys}
     done = in_processes(_setting_task, arguments, workers)
     sweeps = []
     for m in chosen:

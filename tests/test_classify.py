@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -11,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision
 
-from synthmed.classify import train
-from synthmed.classify.models import ClassifierConfig, compact_cnn, densenet121
+from synthmed.classify import models, train
+from synthmed.classify.models import ClassifierConfig, build_classifier, compact_cnn, densenet121
 from synthmed.classify.train import extract_features, predict, train_cached, train_classifier, validation_auc
 
 torch.set_num_threads(1)
@@ -325,3 +327,128 @@ def test_two_threads_on_one_run_train_it_once_and_log_each_epoch_once(blobs, tmp
     (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     records = [json.loads(line) for line in (run / "train.log").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [r.epoch for r in results[0][1].epochs]
+
+
+# ---------------------------------------------------------------------------------------------
+# Initial weights (issue 13): imagenet | none | PATH; nothing is ever downloaded in these tests.
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """An empty torchvision cache, and a download that fails as it does offline."""
+    import urllib.error
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(url, dst, *args, **kwargs):
+        raise urllib.error.URLError("no internet")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    return tmp_path / "torch"
+
+
+def test_imagenet_weights_offline_name_the_file_to_place_and_where(torch_home) -> None:
+    from synthmed.classify.models import WeightsUnavailable, fetch_imagenet_weights, imagenet_weights_file
+
+    url = torchvision.models.DenseNet121_Weights.IMAGENET1K_V1.url
+    expected = torch_home / "hub" / "checkpoints" / url.rsplit("/", 1)[1]  # where torchvision looks
+    assert imagenet_weights_file() == expected
+    with pytest.raises(WeightsUnavailable) as caught:
+        densenet121(n_labels=2, weights="imagenet")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"place {url} at {expected}" in message and "no internet" in message
+    assert "local densenet121 state dict" in message and "'none'" in message
+    with pytest.raises(WeightsUnavailable):
+        fetch_imagenet_weights()
+
+
+def test_imagenet_weights_load_from_torchvisions_cache_without_a_download(torch_home, monkeypatch) -> None:
+    from synthmed.classify.models import imagenet_weights_file
+
+    reference = torchvision.models.densenet121(weights=None)
+    imagenet_weights_file().parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), imagenet_weights_file())
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("a download was attempted"))
+    model = build_classifier(ClassifierConfig.paper(), n_labels=3, resolution=RESOLUTION)
+    torch.testing.assert_close(model.body.features.conv0.weight, reference.features.conv0.weight)
+    torch.testing.assert_close(model.body.features.norm5.running_var, reference.features.norm5.running_var)
+    scratch = build_classifier(ClassifierConfig.paper(weights="none"), n_labels=3, resolution=RESOLUTION)
+    assert not torch.equal(scratch.body.features.conv0.weight, reference.features.conv0.weight)
+
+
+def test_grey_images_meet_the_imagenet_first_conv_tiled_to_rgb(tmp_path) -> None:
+    """DenseNetPreprocess's docstring: tiling and per-channel normalisation before the unchanged RGB conv0
+    equal, away from the zero-padded border, a 1-channel conv with the kernel summed over RGB / std."""
+    reference = torchvision.models.densenet121(weights=None).eval()
+    path = tmp_path / "densenet121.pth"
+    torch.save(reference.state_dict(), path)
+    model = build_classifier(ClassifierConfig.paper(weights=str(path)), n_labels=2, resolution=RESOLUTION).eval()
+    assert model.body.features.conv0.in_channels == 3
+    grey = torch.rand(2, 1, RESOLUTION, RESOLUTION)
+    rgb = F.interpolate(grey, size=(224, 224), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (models.IMAGENET_MEAN, models.IMAGENET_STD))
+    normalised = (rgb - mean) / std
+    with torch.no_grad():
+        torch.testing.assert_close(model.preprocess(grey), normalised)
+        expected = torch.flatten(F.adaptive_avg_pool2d(F.relu(reference.features(normalised)), 1), 1)
+        torch.testing.assert_close(model.features(grey), expected, rtol=1e-4, atol=1e-5)
+        weight = reference.features.conv0.weight  # (64, 3, 7, 7), stride 2, padding 3
+        tiled = F.conv2d(normalised, weight, stride=2, padding=3)
+        folded_kernel = (weight / std.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+        constant = (weight * (mean / std).view(1, 3, 1, 1)).sum(dim=(1, 2, 3))
+        folded = F.conv2d(rgb[:, :1], folded_kernel, stride=2, padding=3) - constant.view(1, -1, 1, 1)
+    inner = (slice(None), slice(None), slice(2, -2), slice(2, -2))  # outputs whose 7x7 window is inside
+    torch.testing.assert_close(folded[inner], tiled[inner], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(folded[..., 0, 0], tiled[..., 0, 0], atol=1e-3)  # the border is where they differ
+
+
+def test_weights_option_is_checked_and_enters_the_cache_key(tmp_path) -> None:
+    from synthmed.config import stable_hash
+
+    assert ClassifierConfig.paper().weights == "imagenet" and ClassifierConfig.paper().precision == "fp32"
+    assert ClassifierConfig.cpu().weights == ClassifierConfig.tiny().weights == "none"
+    assert ClassifierConfig.for_profile("paper", weights="", precision="").weights == "imagenet"
+    assert ClassifierConfig.for_profile("paper", weights="none").weights == "none"
+    with pytest.raises(ValueError, match="compact CNN has no pretrained weights"):
+        ClassifierConfig.cpu(weights="imagenet")
+    with pytest.raises(ValueError, match="precision"):
+        ClassifierConfig.cpu(precision="fp16")
+
+    images, labels = quadrant_blobs(40, seed=1)
+    config = ClassifierConfig.tiny()
+    # At the defaults the key is the one runs cached before the options existed were stored under.
+    old_fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+                  if f.name not in ("weights", "precision")}
+    old_fields["weights_path"] = None
+    data = train._array_digest(images, labels, images, labels)
+    assert train.cache_key(config, images, labels, images, labels) == stable_hash(
+        "classifier", train.CACHE_VERSION, old_fields, data, None)
+    variants = (config, ClassifierConfig.tiny(precision="bf16"), ClassifierConfig.paper(),
+                ClassifierConfig.paper(weights="none"))
+    keys = {train.cache_key(c, images, labels, images, labels) for c in variants}
+    assert len(keys) == 4
+    first, second = tmp_path / "a.pth", tmp_path / "b.pth"
+    torch.save({"x": torch.zeros(1)}, first)
+    torch.save({"x": torch.ones(1)}, second)
+    by_file = {train.cache_key(ClassifierConfig.paper(weights=str(p)), images, labels, images, labels)
+               for p in (first, second)}
+    assert len(by_file) == 2  # the file's contents, not only its name
+    with pytest.raises(FileNotFoundError, match=r"absent\.pth: classifier weights file not found"):
+        train.cache_key(ClassifierConfig.paper(weights=str(tmp_path / "absent.pth")), images, labels, images, labels)
+
+
+def test_bf16_precision_runs_the_body_in_bf16_and_the_scores_in_fp32() -> None:
+    images, labels = quadrant_blobs(48, seed=2)
+    dtypes = {}
+    for precision in ("fp32", "bf16"):
+        config = ClassifierConfig.tiny(precision=precision, max_epochs=1, epoch_images=48, device="cpu")
+        model, _ = train.train_classifier(images, labels, images, labels, config)
+        assert model.precision == precision
+        seen: list[torch.dtype] = []
+        hook = model.body.register_forward_hook(lambda module, args, out, seen=seen: seen.append(out.dtype))
+        scores = train.predict(model, images[:8])
+        hook.remove()
+        dtypes[precision] = seen[0]
+        assert scores.dtype == np.float32 and np.isfinite(scores).all()
+    assert dtypes == {"fp32": torch.float32, "bf16": torch.bfloat16}
