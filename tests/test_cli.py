@@ -98,6 +98,8 @@ def test_run_passes_its_options_to_run_sweep(monkeypatch: pytest.MonkeyPatch, ca
         "data_root": None,
         "device": "cpu",
         "progress": False,
+        "classifier_weights": None,  # None: the profile's
+        "precision": None,
     }
     out = capsys.readouterr().out
     assert "0.8123" in out and "skipped setting 2: too few" in out and "brain-samples-tiny.csv" in out
@@ -206,3 +208,78 @@ def test_the_command_exits_nonzero_without_a_traceback(tmp_path) -> None:
         f"synthmed data: error: --data-root {tmp_path / 'absent'}: no such folder; give the folder that holds "
         "CheXpert-v1.0-small/ and stage_2_train.csv, or leave the option out to use phantoms"
     ]
+
+
+# -- profile paper: the datasets, a CUDA GPU and the weights are checked before any work (issue 13). ----
+
+
+def _real_layout(root) -> None:
+    (root / "CheXpert-v1.0-small").mkdir(parents=True)
+    (root / "CheXpert-v1.0-small" / "train.csv").write_text("Path\n")
+    (root / "stage_2_train.csv").write_text("ID,Label\n")
+
+
+def test_a_paper_run_without_data_or_cuda_fails_at_once(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import torch
+
+    monkeypatch.delenv("SYNTHMED_DEBUG", raising=False)
+    monkeypatch.setattr(experiments, "run_sweep", lambda *a, **k: pytest.fail("the sweep started"))
+    monkeypatch.setattr(experiments, "load_source", lambda *a: pytest.fail("the dataset was loaded"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    paper = [*RUN, "--profile", "paper"]
+    assert cli.main(paper) == 1
+    line = _one_line(capsys)
+    assert "profile paper needs the real datasets" in line and "data_root" in line
+    assert cli.main([*paper, "--data-root", str(tmp_path)]) == 1
+    assert "CheXpert-v1.0-small/train.csv" in _one_line(capsys)  # the file it lacks
+    _real_layout(tmp_path)
+    assert cli.main([*paper, "--data-root", str(tmp_path)]) == 1
+    assert "profile paper needs a CUDA GPU and no CUDA GPU is visible" in _one_line(capsys)
+    classify = ["classify", "--modality", "brain", "--benchmark", "samples", "--setting", "100", "--profile", "paper"]
+    assert cli.main(classify) == 1
+    assert "needs the real datasets" in _one_line(capsys)
+
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "paper.yaml").write_text("profile: paper\ndata_root: ''\n")
+    monkeypatch.setattr("synthmed.book.build", lambda *a, **k: pytest.fail("the book build started"))
+    assert cli.main(["book", "--profile", "paper", "--root", str(tmp_path)]) == 1
+    assert "needs the real datasets" in _one_line(capsys)
+    # Other profiles are not checked: the cpu profile runs on phantoms and on the CPU.
+    experiments.check_paper_ready("cpu", None, "cpu")
+
+
+def test_a_paper_run_checks_the_imagenet_weights_before_any_work(tmp_path, monkeypatch, capsys) -> None:
+    import urllib.error
+
+    import torch
+
+    monkeypatch.delenv("SYNTHMED_DEBUG", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no internet")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    _real_layout(tmp_path / "data")
+    seen = {}
+    monkeypatch.setattr(experiments, "run_sweep", lambda *a, **k: pytest.fail("the sweep started"))
+    paper = [*RUN, "--profile", "paper", "--data-root", str(tmp_path / "data")]
+    assert cli.main(paper) == 1
+    line = _one_line(capsys)
+    assert "classifier weights 'imagenet'" in line and str(tmp_path / "torch" / "hub" / "checkpoints") in line
+    with pytest.raises(experiments.NotReady, match="CUDA"):
+        experiments.run_point("chest", "classes", 20, "cpD-GAN", "paper", data_root=str(tmp_path / "data"),
+                              device="cpu")
+    # weights none: nothing to fetch, so the checks pass and the sweep gets the options.
+    def started(*args, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("the sweep started")
+
+    monkeypatch.setattr(experiments, "run_sweep", started)
+    assert cli.main([*paper, "--classifier-weights", "none", "--precision", "bf16"]) == 1
+    assert _one_line(capsys).endswith("the sweep started")
+    assert (seen["classifier_weights"], seen["precision"]) == ("none", "bf16")
+    assert cli.main([*RUN, "--classifier-weights", str(tmp_path / "absent.pth")]) == 1
+    assert "--classifier-weights" in _one_line(capsys)
