@@ -73,15 +73,18 @@ def test_claims_follow_the_results_in_both_directions() -> None:
 def test_benchmark_chapter_passes_parameters_to_the_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def fake_sweeps(benchmark, profile, settings, seeds, data_root, device, progress, workers):
-        calls.append((benchmark, profile, settings, seeds, data_root, device, workers))
+    def fake_sweeps(benchmark, profile, settings, seeds, data_root, device, progress, workers, **options):
+        calls.append((benchmark, profile, settings, seeds, data_root, device, workers, options))
         return results({20: 0.2, 2: 0.1}, {20: 0.3, 2: 0.2}), pd.DataFrame(), {"chest": (20, 2)}
 
     monkeypatch.setattr(experiments, "benchmark_sweeps", fake_sweeps)
     made = chapters.benchmark_chapter(
         "classes", "cpu", seed=3, n_seeds=2, chest_settings=[20, 2], data_root="", workers=1
     )
-    assert calls == [("classes", "cpu", {"chest": [20, 2], "brain": None}, (3, 4), None, "auto", 1)]
+    no_options = {"classifier_weights": None, "precision": None}  # None: the profile's
+    assert calls == [("classes", "cpu", {"chest": [20, 2], "brain": None}, (3, 4), None, "auto", 1, no_options)]
+    chapters.benchmark_chapter("classes", "paper", classifier_weights="none", precision="bf16")
+    assert calls[-1][-1] == {"classifier_weights": "none", "precision": "bf16"}
     assert made.seeds == (3, 4) and not made.real_data and made.settings == {"chest": (20, 2)}
     chapters.benchmark_chapter("samples", "tiny", data_root="/data")
     assert calls[-1][3] == experiments.SWEEP_SEEDS["tiny"] and calls[-1][4] == "/data"
