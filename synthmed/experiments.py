@@ -58,7 +58,8 @@ def check_paper_ready(
     scale would take days to write and prove nothing), on a CUDA GPU (a DenseNet-121 at 224 px and
     the paper-width GANs on a CPU would take months), and, with ImageNet classifier weights (its
     default), on torchvision's weights file, which this fetches into torchvision's cache (or says
-    where to place it). Other profiles pass unchecked.
+    where to place it); likewise the FID Inception's weights (`synthmed.gan.inception`). Other
+    profiles pass unchecked.
     """
     if profile != "paper":
         return
@@ -78,6 +79,10 @@ def check_paper_ready(
 
     if ClassifierConfig.for_profile(profile, weights=classifier_weights).weights == IMAGENET:
         fetch_imagenet_weights()
+    if FD_FEATURES[profile] == "inception":
+        from synthmed.gan.inception import inception_extractor
+
+        inception_extractor(device="cpu")  # loads (or downloads) it once; InceptionUnavailable names the file
 
 
 def classifier_config(
@@ -152,6 +157,14 @@ def real_baseline(
 
 GENERATORS = {"cpD-GAN": "cpdgan", "prog-GAN": "progan"}  # the paper's names -> GANConfig arch
 FD_IMAGES = {"tiny": 256, "cpu": 2000, "paper": 10_000}  # paper-spec §3.1: FID on 10,000 images
+# Early stopping's feature space: the paper's TTUR Inception pool_3 (FID) at paper, where the in-domain
+# distance is logged beside it; the point's real classifier at the CPU profiles (no Inception weights
+# here, and phantoms are far from ImageNet). Reals and latents per evaluation: fresh as the original
+# at paper, fixed at the CPU profiles (the reason: synthmed.gan.train's docstring).
+FD_FEATURES = {"tiny": "domain", "cpu": "domain", "paper": "inception"}
+FD_REALS = {"tiny": "fixed", "cpu": "fixed", "paper": "fresh"}
+# Latent seeds of the synthetic splits: run seed + offset (test.py draws all three from one seed).
+SYNTHETIC_SEED_OFFSET = {"train": 0, "val": 1, "test": 2}
 N_BOOT = {"tiny": 200, "cpu": 1000, "paper": 1000}
 # The classes and samples benchmarks run at 32x32 (paper-spec §1.3); tiny runs them at 16x16.
 CLASSES_RESOLUTION = {"tiny": 16, "cpu": 32, "paper": 32}
@@ -177,9 +190,9 @@ def gan_config(generator: str, profile: str, resolution: int, n_labels: int, pre
 class ClassifierFeatures:
     """The real-trained classifier's pooled features as the Fréchet-distance extractor.
 
-    The paper used Inception features; none can be downloaded here, so the distance is computed in
-    an in-domain feature space: the point's own real-trained classifier, trained on the same real
-    training split the GAN learns from.
+    The paper used Inception features (the paper profile does too, `fd_setup`); at the CPU profiles
+    the distance is computed in an in-domain feature space: the point's own real-trained classifier,
+    trained on the same real training split the GAN learns from. At paper it is logged beside FID.
     """
 
     def __init__(self, model, key: str) -> None:
@@ -192,6 +205,20 @@ class ClassifierFeatures:
         return extract_features(self.model, images)
 
 
+def fd_setup(profile: str, domain, *, device: str = "auto") -> dict:
+    """train_gan's Fréchet settings at `profile`: {"extractor", "monitors", "fd_reals"} (`FD_FEATURES`).
+
+    `domain` is the in-domain extractor (the point's real classifier); at paper it becomes the
+    monitor "domain" beside the Inception FID that stops the run.
+    """
+    if FD_FEATURES[profile] == "inception":
+        from synthmed.gan.inception import inception_extractor
+
+        return {"extractor": inception_extractor(device=device), "monitors": {"domain": domain},
+                "fd_reals": FD_REALS[profile]}
+    return {"extractor": domain, "monitors": None, "fd_reals": FD_REALS[profile]}
+
+
 @dataclass
 class PointRun:
     """What `run_point` computed, for notebooks that show more than the result row."""
@@ -199,7 +226,7 @@ class PointRun:
     row: dict
     subset: benchmarks.Subset
     arrays: dict  # real split -> (images, labels)
-    synthetic: dict  # split -> synthetic images with the real split's labels (train, val)
+    synthetic: dict  # split -> synthetic images with the real split's labels (train, val, test)
     real_model: object
     synthetic_model: object
     scores_real: np.ndarray  # real-trained classifier on the real test split (N, L)
@@ -230,9 +257,11 @@ def run_point(
     the weights are checked first (`check_paper_ready`).
 
     Build the subset; train (or load) the real-trained classifier; train (or load) the generator
-    with early stopping on a Fréchet distance in the real classifier's feature space; sample one
-    synthetic image per real train and val label vector (the paper's inference); train (or load)
-    the synthetic-trained classifier (validated on synthetic val); test both on the real test split.
+    with early stopping on a Fréchet distance (`fd_setup`: Inception FID at paper, the real
+    classifier's features at the CPU profiles); sample one synthetic image per real train, val and
+    test label vector from the network the original samples (`TrainResult.checkpoint`; the paper's
+    inference, whose synthetic test split feeds the nearest-neighbour queries); train (or load) the
+    synthetic-trained classifier (validated on synthetic val); test both on the real test split.
     """
     import time
 
@@ -264,23 +293,24 @@ def run_point(
     scores_real = predict(real_model, x_test)
     times["real_classifier_s"] = time.perf_counter() - t
 
-    # Generator, early-stopped on the Fréchet distance in the real classifier's features.
+    # Generator, early-stopped on a Fréchet distance (`fd_setup`: FID at paper, the real classifier's features
+    # else); then one synthetic image per real label vector of each split, as the original's test.py.
     t = time.perf_counter()
     config = gan_config(generator, profile, resolution, len(labels), precision)
-    extractor = ClassifierFeatures(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
+    domain = ClassifierFeatures(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
     gan = train_gan_cached(
         config,
         x_train,
         y_train,
         seed=seed,
-        extractor=extractor,
         fd_images=FD_IMAGES[profile],
         device=device,
         progress=progress,
+        **fd_setup(profile, domain, device=device),
     )
     synthetic = {
-        "train": sample(gan.checkpoint, y_train, seed=seed, device=device),
-        "val": sample(gan.checkpoint, y_val, seed=seed + 1, device=device),
+        split: sample(gan.checkpoint, arrays[split][1], seed=seed + offset, device=device)
+        for split, offset in SYNTHETIC_SEED_OFFSET.items()
     }
     times["gan_s"] = time.perf_counter() - t
 
@@ -332,7 +362,9 @@ def run_point(
         "auc_paper_real": gap["auc_paper_real"],
         "auc_paper_synthetic": gap["auc_paper_synthetic"],
         "fd_best": gan.best_fd,
+        "fd_domain_best": gan.best_fd if FD_FEATURES[profile] == "domain" else gan.monitors_at_best.get("domain"),
         "kimg_best": gan.best_kimg,
+        "kimg_sampled": gan.sampled_kimg,
         "kimg_stop": gan.kimg,
         "gan_stop_reason": gan.stop_reason,
         "real_epochs": len(real_history.epochs),
@@ -409,8 +441,10 @@ RESULT_COLUMNS: dict[str, str] = {
     "delong_p": "float64",
     "auc_paper_real": "float64",
     "auc_paper_synthetic": "float64",
-    "fd_best": "float64",
+    "fd_best": "float64",  # the best value of the distance that stopped the run (FID at paper)
+    "fd_domain_best": "float64",  # the in-domain Fréchet distance at that evaluation
     "kimg_best": "float64",
+    "kimg_sampled": "float64",  # the sampled network: best at a patience stop, else the last (kimg_stop)
     "kimg_stop": "float64",
     "gan_stop_reason": "object",
     "real_epochs": "int64",

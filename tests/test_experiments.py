@@ -96,6 +96,19 @@ def test_point_caches_resumes_and_reruns_only_dependent_steps(
     np.testing.assert_array_equal(other.scores_real, first.scores_real)
 
     assert list(first.row) == list(experiments.RESULT_COLUMNS)  # the schema names every column of a row
+    # The synthetic test split, as the original's test.py: one image per real test label vector, from the
+    # sampled network (best at a patience stop, else the last) with the run's seed + 2.
+    from synthmed.gan.sample import sample
+
+    x_test, y_test = first.arrays["test"]
+    assert set(first.synthetic) == {"train", "val", "test"} and first.synthetic["test"].shape == x_test.shape
+    np.testing.assert_array_equal(first.synthetic["test"], sample(first.gan.checkpoint, y_test, seed=2, device="cpu"))
+    assert first.row["kimg_sampled"] == first.gan.sampled_kimg
+    if first.row["gan_stop_reason"] == "patience":
+        assert first.row["kimg_sampled"] == first.row["kimg_best"]
+    sampled_at = first.row["kimg_best"] if first.gan.sampled == "best" else first.row["kimg_stop"]
+    assert first.row["kimg_sampled"] == sampled_at
+    assert first.row["fd_domain_best"] == first.row["fd_best"]  # at tiny the in-domain distance stops the run
     table = experiments.validate_results(pd.DataFrame([first.row, other.row]))
     assert list(table.columns) == list(experiments.RESULT_COLUMNS)
     assert table["generator"].tolist() == ["cpD-GAN", "prog-GAN"]

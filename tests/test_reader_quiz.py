@@ -127,6 +127,15 @@ def test_point_images_keep_the_quiz_and_the_machine_reader_apart() -> None:
     expected = np.rint((np.tanh(first_latents.numpy()) + 1) * 127.5)
     np.testing.assert_allclose(images.synthetic_test[:, 0, 0], expected, atol=1)
     np.testing.assert_array_equal(point_images(run).synthetic_test, images.synthetic_test)
+    # A run that sampled its synthetic test split (run_point does, with the same seed) hands it over as it is.
+    from synthmed.experiments import SYNTHETIC_SEED_OFFSET
+
+    assert SYNTHETIC_SEED_OFFSET["test"] == TEST_SEED_OFFSET
+    run.synthetic = {**synthetic, "test": np.full((5, 8, 8), 13, np.uint8)}
+    assert (point_images(run).synthetic_test == 13).all()
+    run.synthetic = {**synthetic, "test": np.full((4, 8, 8), 13, np.uint8)}
+    with pytest.raises(ValueError, match="4 synthetic test images for 5 real ones"):
+        point_images(run)
 
     run.synthetic = {"train": synthetic["train"][:4], "val": synthetic["val"]}
     with pytest.raises(ValueError, match="4 synthetic train images for 6 real ones"):

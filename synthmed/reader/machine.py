@@ -89,8 +89,8 @@ def machine_reader(
 # (paper-spec §1.3), the resolution chapter's 32 and 64 on CPUs, and 16 (the tiny GANs' size) for tests.
 READER_RESOLUTIONS = {"tiny": (16,), "cpu": (32, 64), "paper": (32, 64, 128)}
 
-# run_point samples the synthetic train split with the run's seed and val with seed + 1; the
-# synthetic test images get seed + 2, so their latents are not those of either.
+# run_point samples the synthetic train split with the run's seed, val with seed + 1 and test with
+# seed + 2 (experiments.SYNTHETIC_SEED_OFFSET), so no two splits share latents.
 TEST_SEED_OFFSET = 2
 
 
@@ -118,8 +118,9 @@ class ReaderImages:
 def point_images(run: PointRun, *, device: str = "auto") -> ReaderImages:
     """Split a `PointRun`'s images for the machine reader and the quiz (see `ReaderImages`).
 
-    The synthetic test images are generated here from the run's kept generator checkpoint, one per
-    real test label vector, with latents seeded by the run's seed + `TEST_SEED_OFFSET`.
+    The synthetic test images are the run's synthetic test split (`run_point` samples it, one per
+    real test label vector, with latents seeded by the run's seed + `TEST_SEED_OFFSET`); a run
+    without one has it generated here the same way from the run's sampled checkpoint.
     """
     from synthmed.gan.sample import sample
 
@@ -133,9 +134,14 @@ def point_images(run: PointRun, *, device: str = "auto") -> ReaderImages:
                 f"{split} images for {len(run.arrays[split][0])} real ones; expected one per real label vector"
             )
     real_test, test_labels = run.arrays["test"]
-    synthetic_test = sample(
-        run.gan.checkpoint, test_labels, seed=int(run.row["seed"]) + TEST_SEED_OFFSET, device=device
-    )
+    synthetic_test = run.synthetic.get("test")
+    if synthetic_test is None:
+        synthetic_test = sample(
+            run.gan.checkpoint, test_labels, seed=int(run.row["seed"]) + TEST_SEED_OFFSET, device=device
+        )
+    elif len(synthetic_test) != len(real_test):
+        raise ValueError(f"run {run.row.get('modality')}/{run.row.get('setting')}: {len(synthetic_test)} synthetic "
+                         f"test images for {len(real_test)} real ones; expected one per real label vector")
     return ReaderImages(
         modality=str(run.row["modality"]),
         resolution=int(run.row["resolution"]),
