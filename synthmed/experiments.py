@@ -624,7 +624,8 @@ def _save_csv(table: pd.DataFrame, path: Path) -> None:
 
 
 class CorruptTable(ValueError):
-    """A saved results table no longer matches the manifest written with it (truncated or garbled)."""
+    """A saved results table no longer matches the manifest written with it (truncated or garbled), or an
+    earlier synthmed wrote it with fewer columns: either way its runs are recomputed, not used."""
 
 
 def _saved_for_merge(path: Path, per_label: bool) -> pd.DataFrame | None:
@@ -830,6 +831,9 @@ def _read_table(path: Path, per_label: bool) -> pd.DataFrame:
         ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable CSV table ({err}); delete it and run the sweep again") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing and problem is None:  # our own table, intact, from before these columns: its rows are stale
+        raise CorruptTable(f"{path}: saved by an earlier synthmed, without columns {missing}")
     try:
         return validate_label_results(table) if per_label else validate_results(table)
     except ValueError as err:

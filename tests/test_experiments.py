@@ -544,6 +544,33 @@ def test_a_damaged_saved_table_is_reported_and_recomputed_not_used(
     pd.testing.assert_frame_equal(again, first, check_like=True)
 
 
+def test_a_table_saved_by_an_earlier_synthmed_with_fewer_columns_is_recomputed(
+    source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from synthmed import cache
+
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments, "load_source", lambda *args, **kwargs: source)
+    monkeypatch.setitem(experiments.SWEEP_SETTINGS["tiny"], ("chest", "classes"), (20,))
+    first = experiments.sweep_results("chest", "classes", "tiny")
+    path = experiments.results_path("chest", "classes", "tiny")
+    older = pd.read_csv(path).drop(columns=["kimg_sampled"])  # as saved before the sampled network had a column
+    cache.atomic_write(path, lambda temp: older.to_csv(temp, index=False))
+    with pytest.raises(experiments.CorruptTable, match=r"earlier synthmed, without columns \['kimg_sampled'\]"):
+        experiments.load_results("chest", "classes", "tiny")
+    with caplog.at_level("WARNING", logger="synthmed.experiments"):
+        again = experiments.sweep_results("chest", "classes", "tiny")
+    assert "recomputing its runs" in caplog.text and len(calls) == 2 * len(first)
+    pd.testing.assert_frame_equal(again, first, check_like=True)
+    # A hand-made table (no manifest) lacking a column is reported, not silently recomputed.
+    cache.discard(path)
+    older.to_csv(path, index=False)
+    with pytest.raises(ValueError, match="missing columns"):
+        experiments.load_results("chest", "classes", "tiny")
+
+
 def test_sweep_results_returns_the_runs_asked_for(
     source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
