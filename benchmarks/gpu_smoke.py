@@ -185,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         clf_rates[resolution] = rate
         print(f"{clf_name:24} {resolution:>4} {classifier.batch:>5} {rate:>10.1f} {peak:>9}", flush=True)
 
+    missing = sorted(set(sweep_resolutions(args.profile)) - set(resolutions))
+    if missing:
+        print(f"projected: not computed, the profile's sweeps also train at {missing} (leave --resolutions out)")
+        return 0
     hours = projection(args.profile, gan_rates, clf_rates, classifier)
     total = hours["gan_h"] + hours["classifier_h"]
     print(f"projected: at most {total:.2f} h for the whole {args.profile} profile on this device "
