@@ -121,7 +121,9 @@ logs = {key: read_log(run.gan.log_path) for key, run in runs.items()}
 # with the same labels: both sets are passed through a feature extractor, a Gaussian is fitted to
 # each set of features, and the distance between the Gaussians is reported. The best G_ema is
 # kept; training stops after a few evaluations without improvement (the patience), or at the end
-# of the schedule. The paper's features were Inception's; see the last section for ours.
+# of the schedule. As in the paper's code, the synthetic datasets come from the best G_ema when the
+# patience stopped the run, and from the last one when the schedule ended first ("sampled" below).
+# The paper's features were Inception's; see the last section for ours.
 
 # %% [markdown]
 # ## The runs
@@ -136,8 +138,9 @@ columns = {
     "n_train": "train images",
     "kimg_stop": "stopped at (kimg)",
     "gan_stop_reason": "why",
-    "kimg_best": "kept (kimg)",
+    "kimg_best": "best (kimg)",
     "fd_best": "best Fréchet distance",
+    "kimg_sampled": "sampled (kimg)",
     "gan_train_s": "training (s)",
 }
 overview = pd.DataFrame(

@@ -32,7 +32,8 @@ chest_benchmark = "classes"  # the chest benchmark point, as in the utility chap
 chest_setting = 20  # ... and its setting
 brain_benchmark = "classes"  # the brain benchmark point ...
 brain_setting = 10  # ... and its setting
-n_examples = 4  # synthetic images shown beside their nearest real image, for each kind (closest, random)
+n_queries = 100  # synthetic test images searched for, as the paper's number_nn_compute
+n_examples = 4  # queries shown beside their nearest real image, for each kind (closest, random)
 percentile = 5.0  # memorisation threshold: this percentile of the real test images' distances to train
 attribution_images = 4  # real test images (one per finding) on which the occlusion maps are drawn
 
@@ -46,7 +47,7 @@ from IPython.display import Markdown, display
 
 from synthmed import plots
 from synthmed.analysis.attribution import occlusion_maps
-from synthmed.analysis.neighbours import example_queries, memorisation, nearest_neighbours
+from synthmed.analysis.neighbours import example_queries, memorisation, nearest_neighbours, query_indices
 from synthmed.classify.train import extract_features
 from synthmed.data.summary import example_per_label, labels_of
 from synthmed.experiments import GENERATORS, load_sources, run_point
@@ -73,8 +74,9 @@ first = {modality: runs[modality, next(iter(GENERATORS))] for modality in points
 # paper's DenseNet-121: 1,024 numbers), and two images are close when their vectors point the same
 # way (cosine distance, 0 for the same direction, 1 for unrelated). The features describe what
 # the classifier learnt to look at, so this distance ignores differences the task does not care
-# about, such as noise. Every synthetic image here was drawn for the label vector of a real training
-# image, one per training image, and is part of the synthetic training set of the utility chapter.
+# about, such as noise. The synthetic images searched for are the paper's: its *synthetic test
+# split*, one image per label vector of the real test split, drawn with latents that neither the
+# synthetic training nor the validation split used. No classifier in this book trained on them.
 
 # %%
 features = {}
@@ -83,13 +85,13 @@ for modality, run in first.items():
     features[modality, "train"] = extract_features(run.real_model, x_train)
     features[modality, "test"] = extract_features(run.real_model, x_test)
     for generator in GENERATORS:
-        features[modality, generator] = extract_features(run.real_model, runs[modality, generator].synthetic["train"])
+        features[modality, generator] = extract_features(run.real_model, runs[modality, generator].synthetic["test"])
 display(
     Markdown(
         ", ".join(
             f"{modality}: {features[modality, 'train'].shape[1]}-dimensional features of "
             f"{len(features[modality, 'train'])} training, {len(features[modality, 'test'])} test and "
-            f"{len(features[modality, next(iter(GENERATORS))])} synthetic images per generator"
+            f"{len(features[modality, next(iter(GENERATORS))])} synthetic test images per generator"
             for modality in points
         )
         + "."
@@ -99,24 +101,26 @@ display(
 # %% [markdown]
 # ## Synthetic images beside their nearest real images
 #
-# For every synthetic image, the real training image with the smallest cosine distance. Each
-# figure shows two kinds of pair: the synthetic images *closest* to a training image (if anything
-# here is a copy, it is among these) and synthetic images drawn at random (what a typical sample
-# and its nearest real image look like). The distance is printed over the real image.
+# As the paper: for each of `n_queries` synthetic test images (a seeded draw; the paper took the
+# first 100 of its shuffled synthetic test split), the real training image with the smallest
+# cosine distance. Each figure shows two kinds of pair among these queries: the *closest* to a
+# training image (if anything here is a copy, it is among these) and queries drawn at random (what
+# a typical sample and its nearest real image look like). The distance is printed over the real image.
 
 # %%
 nearest = {}
 for (modality, generator), run in runs.items():
     index, distance = nearest_neighbours(features[modality, generator], features[modality, "train"], k=1)
     nearest[modality, generator] = (index[:, 0], distance[:, 0])
-    picked = example_queries(distance[:, 0], n_examples, seed)
-    order = np.concatenate([picked["closest"], picked["random"]])
+    queries = query_indices(len(distance), n_queries, seed)
+    picked = example_queries(distance[queries, 0], n_examples, seed)
+    order = queries[np.concatenate([picked["closest"], picked["random"]])]
     titles = [f"synthetic, closest {k + 1}" for k in range(len(picked["closest"]))] + [
         "synthetic, random" for _ in picked["random"]
     ]
     x_train = run.arrays["train"][0]
     fig = plots.neighbour_pairs(
-        run.synthetic["train"][order],
+        run.synthetic["test"][order],
         x_train[index[order, 0]],
         distance[order, 0],
         ncols=n_examples,
@@ -126,10 +130,10 @@ for (modality, generator), run in runs.items():
     plt.show(fig)
 
 # %% [markdown]
-# Do the nearest real images carry the same findings? For each synthetic image we compare the label
-# vector it was drawn for with the label vector of its nearest training image, and do the same for
-# the real test images and theirs. A generator that draws what the labels ask for should match
-# about as often as real test images do.
+# Do the nearest real images carry the same findings? For each synthetic test image we compare the
+# label vector it was drawn for with the label vector of its nearest training image, and do the same
+# for the real test images, which carry the same label vectors. A generator that draws what the
+# labels ask for should match about as often as real test images do.
 
 # %%
 same_labels = []
@@ -139,7 +143,7 @@ for modality, run in first.items():
     row = {"modality": modality, "real test": float((y_train[test_index[:, 0]] == y_test).all(axis=1).mean())}
     for generator in GENERATORS:
         index, _ = nearest[modality, generator]
-        row[generator] = float((y_train[index] == y_train).all(axis=1).mean())
+        row[generator] = float((y_train[index] == y_test).all(axis=1).mean())
     same_labels.append(row)
 same_labels = pd.DataFrame(same_labels).set_index("modality")
 display(Markdown("Fraction of images whose nearest training image has exactly the same labels:"))
@@ -151,7 +155,9 @@ display(same_labels.round(3))
 # Pictures of pairs can reassure but cannot measure. Real test images come from patients the
 # generators never saw, so their distances to the nearest training image show how close a *new*
 # real image typically is. A generator that reproduces its training images places its samples
-# closer than that. Below, both distributions for each run; the dashed line is a low percentile
+# closer than that. The synthetic test split is the fair comparison: as many images as the real
+# test split, drawn for the same label vectors. Below, both distributions for each run, over the
+# whole of both splits; the dashed line is a low percentile
 # (the `percentile` parameter) of the test images' distances, and the statistic is the fraction of
 # synthetic images below it: about that percentage if the synthetic images sit like new real
 # images, near 100% if they are copies. The ratio of medians says the same more coarsely (below 1:
@@ -255,9 +261,9 @@ for modality, run in first.items():
 #   ImageNet-initialised DenseNet-121 on 224x224 inputs. At the `cpu` and `tiny` profiles ours come
 #   from the compact CNN trained from scratch on phantoms, a smaller space that has seen far fewer
 #   images.
-# - **Queries.** The paper searched for the first 100 images of its synthetic test split; we search
-#   for every image of the synthetic training split (the one the synthetic-trained classifier
-#   learnt from) and show the closest and a random few.
+# - **Queries.** As the paper, the queries are 100 images of the synthetic test split (`n_queries`,
+#   a seeded draw where the paper took the first 100 of its shuffled split); the paper saved all
+#   the pairs, we show the closest and a random few.
 # - **The memorisation statistic** is ours; the paper showed pairs only.
 # - **Occlusion maps** follow the paper's code (4x4 squares, masked to the normalisation mean, the
 #   rise in label-averaged cross-entropy, floored at 10⁻⁷). On a 32x32 compact CNN a square is a

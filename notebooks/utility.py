@@ -117,8 +117,9 @@ display(
 # %% [markdown]
 # The runs. Each real-trained classifier is shared by both generators of its point; every step is
 # cached, so the other chapters that use these points reuse them. `kimg` is the number of thousand
-# images the generator's discriminator saw when the kept checkpoint was taken, and `FD` the Fréchet
-# distance (in the real classifier's feature space) it was early-stopped on.
+# images the generator's discriminator saw when the sampled checkpoint was taken (the best one when
+# the patience stopped the run, else the last, as the paper's code), and `FD` the best Fréchet
+# distance (in the real classifier's feature space at the CPU profiles, FID at paper) of the run.
 
 # %%
 display(
@@ -136,10 +137,10 @@ display(
             "n_test",
             "real_epochs",
             "synthetic_epochs",
-            "kimg_best",
+            "kimg_sampled",
             "fd_best",
         ]
-    ].rename(columns={"kimg_best": "kimg", "fd_best": "FD"})
+    ].rename(columns={"kimg_sampled": "kimg", "fd_best": "FD"})
 )
 
 # %% [markdown]

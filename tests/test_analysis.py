@@ -80,3 +80,15 @@ def test_occlusion_runs_on_the_compact_cnn_with_one_square_per_4x4_patch() -> No
     # Constant over each 4x4 square: 64 values per image.
     assert len(np.unique(maps[0])) <= 64
     np.testing.assert_array_equal(maps[0][::4, ::4].repeat(4, 0).repeat(4, 1), maps[0])
+
+
+def test_the_papers_queries_are_a_seeded_draw_without_repeats() -> None:
+    from synthmed.analysis.neighbours import query_indices
+
+    picked = query_indices(500, 100, seed=4)
+    assert picked.shape == (100,) and len(set(picked.tolist())) == 100 and picked.max() < 500
+    np.testing.assert_array_equal(query_indices(500, 100, seed=4), picked)
+    assert not np.array_equal(query_indices(500, 100, seed=5), picked)
+    assert sorted(query_indices(30, 100, seed=4).tolist()) == list(range(30))  # fewer images: all of them
+    with pytest.raises(ValueError, match="non-negative"):
+        query_indices(10, -1, seed=0)

@@ -87,3 +87,16 @@ def example_queries(distances: np.ndarray, n: int, seed: int) -> dict[str, np.nd
     rng = np.random.default_rng(seed)
     random = np.sort(rng.choice(rest, size=min(n, len(rest)), replace=False))
     return {"closest": closest, "random": random}
+
+
+def query_indices(n_images: int, n: int, seed: int) -> np.ndarray:
+    """The paper's nearest-neighbour queries: ``n`` images of the synthetic test split, as positions.
+
+    The original (its ``nn.py``) took the first ``number_nn_compute`` = 100 records of the synthetic
+    test split, which its ``test.py`` had written in a shuffled order: in effect a fixed random draw
+    without replacement. Here: the first ``n`` of a permutation seeded by ``seed`` (all images when
+    there are fewer), in that order.
+    """
+    if n_images < 0 or n < 0:
+        raise ValueError(f"expected non-negative counts, got n_images={n_images} and n={n}")
+    return np.random.default_rng(seed).permutation(n_images)[:n]
