@@ -40,6 +40,7 @@ from synthmed.classify.models import ClassifierConfig
 from synthmed.classify.train import cache_key, predict, train_cached
 from synthmed.config import data_config
 from synthmed.data import benchmarks, store
+from synthmed.features import real_classifier_features
 from synthmed.gan.frechet import frechet_distance
 from synthmed.gan.sample import sample
 from synthmed.gan.train import load_checkpoint, load_generator, train_gan
@@ -100,7 +101,7 @@ def learning_curve(
     real_model, _ = train_cached(x_train, y_train, x_val, y_val, clf_config)
     real = evaluate(y_true, predict(real_model, x_test), labels, seed=seed, n_boot=n_boot)
     auc_real = float(real.loc[real["label"] == "mean", "auc"].iloc[0])
-    extractor = experiments.ClassifierFeatures(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
+    extractor = real_classifier_features(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
     real_features = extractor(x_train)
     if print_rows:
         print(f"# {point.name} at {resolution}x{resolution}, profile {profile}: {len(x_train)} train, "

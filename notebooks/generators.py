@@ -372,7 +372,7 @@ display(
                 f"{FD_IMAGES['paper']:,} real and as many generated images (the paper's repository). Inception's "
                 "weights cannot be downloaded "
                 "here, so we use the pooled features of the benchmark point's own classifier trained on the real "
-                f"training split (`synthmed.experiments.ClassifierFeatures`, here `{extractor}`), on up to "
+                f"training split (`synthmed.features.real_classifier_features`, here `{extractor}`), on up to "
                 f"{FD_IMAGES[profile]:,} images at the `{profile}` profile, never more than the training split "
                 "holds. A researcher with local Inception weights can pass them as the extractor.",
                 (

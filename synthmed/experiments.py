@@ -16,6 +16,7 @@ import pandas as pd
 from synthmed import cache
 from synthmed.config import DataConfig, data_config
 from synthmed.data import benchmarks, labels_for, sources, store
+from synthmed.features import real_classifier_features
 
 log = logging.getLogger(__name__)
 
@@ -187,24 +188,6 @@ def gan_config(generator: str, profile: str, resolution: int, n_labels: int, pre
     return dataclasses.replace(config, precision=precision) if precision else config
 
 
-class ClassifierFeatures:
-    """The real-trained classifier's pooled features as the Fréchet-distance extractor.
-
-    The paper used Inception features (the paper profile does too, `fd_setup`); at the CPU profiles
-    the distance is computed in an in-domain feature space: the point's own real-trained classifier,
-    trained on the same real training split the GAN learns from. At paper it is logged beside FID.
-    """
-
-    def __init__(self, model, key: str) -> None:
-        self.model = model
-        self.name = f"real-classifier-{key}"
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        from synthmed.classify.train import extract_features
-
-        return extract_features(self.model, images)
-
-
 def fd_setup(profile: str, domain, *, device: str = "auto") -> dict:
     """train_gan's Fréchet settings at `profile`: {"extractor", "monitors", "fd_reals"} (`FD_FEATURES`).
 
@@ -297,7 +280,7 @@ def run_point(
     # else); then one synthetic image per real label vector of each split, as the original's test.py.
     t = time.perf_counter()
     config = gan_config(generator, profile, resolution, len(labels), precision)
-    domain = ClassifierFeatures(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
+    domain = real_classifier_features(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
     gan = train_gan_cached(
         config,
         x_train,

@@ -13,7 +13,7 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
 
-from synthmed.data.store import box_downsample
+from synthmed.data.resample import box_downsample
 
 
 def resolution_browser(stacks: dict[str, np.ndarray], resolutions: tuple[int, ...], size: float = 2.2) -> w.Widget:
@@ -99,8 +99,8 @@ def sample_set(
     Combinations are ranked by count (ties: first seen). Real examples are a seeded draw without
     replacement among the images with exactly that label vector.
     """
+    from synthmed.gan.checkpoint import load_generator
     from synthmed.gan.sample import sample
-    from synthmed.gan.train import load_generator
 
     labels = np.asarray(labels)
     if len(images) != len(labels):

@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 
 from synthmed import cache
+from synthmed.features import domain_feature_extractor
 from synthmed.gan.config import GANConfig, build
 from synthmed.gan.frechet import (
     DownsampledPixels,
-    domain_feature_extractor,
     feature_statistics,
     frechet_distance,
     module_feature_extractor,

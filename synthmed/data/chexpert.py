@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from skimage.transform import resize
 
 from synthmed.data import CHEXPERT_LABELS, DataError
-from synthmed.data.store import box_downsample
+from synthmed.data.resample import downsample_box
 
 log = logging.getLogger(__name__)
 
@@ -271,22 +271,6 @@ def load_image(path: str | os.PathLike, resolution: int = BASE_RESOLUTION) -> np
     else:
         base = (resized / peak * 255).astype(np.uint8)
     return downsample_box(base, resolution)
-
-
-def downsample_box(img: np.ndarray, resolution: int) -> np.ndarray:
-    """Repeated 2x2 box averaging of a square uint8 image down to (resolution, resolution).
-
-    As in the paper's dataset tool (the progressive-GAN exporter): levels are averaged in float
-    and each output is rounded with `np.rint`, without re-quantising between levels.
-    """
-    size = img.shape[0]
-    if img.ndim != 2 or img.shape[1] != size:
-        raise ValueError(f"expected a square 2-D image, got shape {img.shape}")
-    if resolution > size or resolution < 1 or size % resolution or (size // resolution) & (size // resolution - 1):
-        raise ValueError(f"resolution {resolution} must be {size} divided by a power of two")
-    if resolution == size:
-        return img.astype(np.uint8, copy=True)
-    return box_downsample(img[None].astype(np.uint8, copy=False), size // resolution)[0]
 
 
 def _check_frontal(csv_path: Path, table: pd.DataFrame, skipped: list[tuple[str, str]]) -> None:

@@ -32,7 +32,7 @@ from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, ExplicitVRLittle
 from tqdm.auto import tqdm
 
 from synthmed.data import RSNA_CSV_TYPES, RSNA_SUBTYPES, DataError
-from synthmed.data.store import box_downsample
+from synthmed.data.resample import downsample_box
 
 log = logging.getLogger(__name__)
 
@@ -235,23 +235,6 @@ def _box_mean(img: np.ndarray, factor: int) -> np.ndarray:
     out = out.reshape(rows // factor, cols // factor, factor).sum(axis=2)
     out *= np.float32(1.0 / (factor * factor))
     return out
-
-
-def downsample_box(img: np.ndarray, resolution: int) -> np.ndarray:
-    """Repeated 2x2 box averaging of a square uint8 image down to (resolution, resolution).
-
-    As in the paper's dataset tool (the progressive-GAN exporter, paper-spec §1.1-1.2): levels are
-    averaged in float and the output is rounded with `np.rint`, without re-quantising between levels.
-    """
-    size = img.shape[0]
-    factor = size // resolution if resolution > 0 else 0
-    if img.ndim != 2 or img.shape[1] != size:
-        raise ValueError(f"expected a square 2-D image, got shape {img.shape}")
-    if factor < 1 or factor * resolution != size or factor & (factor - 1):
-        raise ValueError(f"resolution {resolution} must be {size} divided by a power of two")
-    if factor == 1:
-        return img.astype(np.uint8, copy=True)
-    return box_downsample(img[None].astype(np.uint8, copy=False), size // resolution)[0]
 
 
 def load_image(

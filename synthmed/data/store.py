@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from synthmed import cache
 from synthmed.config import home, stable_hash
 from synthmed.data import DataError
+from synthmed.data.resample import box_downsample
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +47,6 @@ _CHUNK = 2048  # images per block when deriving lower resolutions (bounds memory
 
 def default_cache_dir() -> Path:
     return home() / "store"
-
-
-def box_downsample(images: np.ndarray, factor: int) -> np.ndarray:
-    """(N, R, R) uint8 -> (N, R/factor, R/factor) uint8: the mean of each factor x factor block,
-    rounded half to even. Equal to the original's repeated float 2x2 averaging followed by
-    `np.rint` (paper-spec §1.1), because those float sums are exact."""
-    n, r, c = images.shape
-    if factor < 1 or r % factor or c % factor:
-        raise ValueError(f"cannot box-average {r}x{c} images by {factor}")
-    blocks = images.reshape(n, r // factor, factor, c // factor, factor)
-    sums = blocks.sum(axis=(2, 4), dtype=np.uint32)
-    return np.rint(sums / factor**2).astype(np.uint8)
 
 
 def _loader_id(loader: Loader) -> dict[str, Any]:

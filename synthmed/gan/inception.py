@@ -5,7 +5,7 @@ The paper early-stops its GANs on FID computed with the TTUR code's Inception-v3
 channels (paper-spec §3.1). ``pytorch-fid`` ports that network and its weights to torch; its
 ``InceptionV3`` resizes the input bilinearly to 299x299 and scales [0, 1] to [-1, 1] itself. The
 paper profile stops on this distance; the CPU profiles keep the in-domain one
-(:func:`synthmed.gan.frechet.domain_feature_extractor`, or the point's real classifier).
+(the point's real classifier's features, ``synthmed.features``).
 
 The weights (about 92 MB) download on first use into torch's hub cache,
 ``$TORCH_HOME/hub/checkpoints/`` (by default ``~/.cache/torch/hub/checkpoints/``). A machine

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from synthmed.gan.checkpoint import load_generator
+
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Generator output in [-1, 1] -> uint8 [0, 255]: ``rint((x + 1) * 127.5)``, clipped (PGGAN's convert).
@@ -82,8 +84,6 @@ def sample(
     if isinstance(checkpoint_or_G, nn.Module):
         G = checkpoint_or_G
     else:
-        from synthmed.gan.train import load_generator  # train imports this module for its evaluations
-
         G, _ = load_generator(checkpoint_or_G, device=device)
     y = _check_labels(labels, G.n_labels)
     latents = torch.randn(len(y), G.latent, generator=torch.Generator().manual_seed(seed))  # [N, latent], CPU

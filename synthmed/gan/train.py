@@ -79,10 +79,11 @@ from tqdm.auto import tqdm
 
 from synthmed import cache
 from synthmed import config as settings
+from synthmed.gan.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
+from synthmed.gan.checkpoint import load_generator as load_generator  # re-exported: callers load through train
 from synthmed.gan.config import GANConfig, build
 from synthmed.gan.frechet import (
     FeatureStatistics,
-    domain_feature_extractor,
     extractor_name,
     feature_statistics,
     frechet_distance,
@@ -94,12 +95,9 @@ from synthmed.gan.sample import generate_uint8
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "synthmed.gan.checkpoint/1"
 CACHE_VERSION = 2  # part of train_gan_cached's key: bump when a change here changes what a run produces
 PAPER_FD_IMAGES = 10_000  # paper-spec §3.1: FID on 10,000 real train images vs 10,000 fakes
 FD_REALS = ("fixed", "fresh")  # the Fréchet evaluation's reals and latents: one draw, or one per evaluation
-# Config fields that fix the networks' parameter shapes: a checkpoint must agree on all of them.
-ARCHITECTURE_FIELDS = ("arch", "resolution", "n_labels", "channels", "latent", "fmap_base", "fmap_max")
 _DEVICE_DATA_BYTES = 2 << 30  # on a GPU the uint8 training set moves to device memory when at most this large
 
 Extractor = Callable[[np.ndarray], np.ndarray]
@@ -136,57 +134,6 @@ class TrainResult:
 
 # ----------------------------------------------------------------------------
 # Checkpoints.
-
-
-def describe(config: GANConfig | dict[str, Any]) -> str:
-    """One line naming a config's architecture: 'progan 32x32, 14 labels, 1 channel(s), latent 512, ...'."""
-    c = config if isinstance(config, dict) else config.to_dict()
-    size = f"{c.get('resolution')}x{c.get('resolution')}"
-    return (f"{c.get('arch')} {size}, {c.get('n_labels')} labels, {c.get('channels')} channel(s), "
-            f"latent {c.get('latent')}, fmap {c.get('fmap_base')}/{c.get('fmap_max')}")
-
-
-def check_compatible(saved: dict[str, Any], config: GANConfig, where: str | Path) -> None:
-    """Refuse a checkpoint whose networks differ from ``config``'s, naming both architectures."""
-    current = config.to_dict()
-    differ = [name for name in ARCHITECTURE_FIELDS if saved.get(name) != current[name]]
-    if differ:
-        raise ValueError(f"{where}: the checkpoint holds a {describe(saved)} model, but this run is "
-                         f"{describe(current)} (they differ in {', '.join(differ)}); use another run "
-                         "directory or the matching config")
-
-
-def load_checkpoint(path: str | Path, config: GANConfig | None = None) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``; with ``config``, refuse one of another architecture."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: GAN checkpoint not found")
-    if cache.manifest_path(path).exists():  # written by train_gan: it must match (a file from elsewhere has none)
-        problem = cache.check(path)
-        if problem is not None:
-            raise ValueError(f"{path}: not a usable GAN checkpoint ({problem})")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated file, or one that would need arbitrary unpickling
-        raise ValueError(f"{path}: not a readable synthmed GAN checkpoint ({error})") from error
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise ValueError(f"{path}: expected a synthmed GAN checkpoint ({CHECKPOINT_FORMAT}), "
-                         f"found {found!r}")
-    if config is not None:
-        check_compatible(checkpoint["config"], config, path)
-    return checkpoint
-
-
-def load_generator(
-    path: str | Path, *, device: str = "auto", config: GANConfig | None = None
-) -> tuple[nn.Module, GANConfig]:
-    """The EMA generator of a checkpoint (best.pt or last.pt), in eval mode, and its config."""
-    checkpoint = load_checkpoint(path, config)
-    saved_config = GANConfig.from_dict(checkpoint["config"])
-    G, _ = build(saved_config, seed=0)  # weights replaced below
-    G.load_state_dict(checkpoint["G_ema"])
-    return G.to(_resolve_device(device)).eval().requires_grad_(False), saved_config
 
 
 def _atomic_save(payload: Any, path: Path) -> None:
@@ -384,7 +331,7 @@ def train_gan(
     run_dir: str | Path,  # Folder of the run; an unfinished run found there is resumed.
     *,
     seed: int = 0,  # Initial weights, data order, latents, evaluation samples: everything random.
-    extractor: Extractor | None = None,  # Features for the Fréchet distance; None = domain classifier.
+    extractor: Extractor,  # Features for the Fréchet distance (gan.frechet.FeatureExtractor), e.g. synthmed.features.
     device: str = "auto",  # "auto" = CUDA when present, else CPU.
     progress: bool = False,  # Show a tqdm bar (kimg, losses, images/s).
     max_kimg: float | None = None,  # Pause (checkpoint, unfinished) once past this; None = run to the end.
@@ -393,7 +340,6 @@ def train_gan(
     checkpoint_every_kimg: float | None = None,  # last.pt this often (kimg) and at the end; None = fid_every
     grid_every_kimg: float | None = None,  # Fakes PNG this often (kimg); None = checkpoint_every; 0 = never
     grid_size: tuple[int, int] = (8, 8),  # Grid rows (most frequent label vectors) x columns (latents).
-    extractor_cache_dir: str | Path | None = None,  # Where the default extractor is cached; None = home().
     fd_reals: str = "fixed",  # "fixed": one draw of reals and latents; "fresh": new ones per evaluation.
     monitors: dict[str, Extractor] | None = None,  # Further Fréchet distances, logged; they do not steer.
 ) -> TrainResult:
@@ -431,7 +377,7 @@ def train_gan(
         last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
         dev = _resolve_device(device)
         amp = config.precision == "bf16"  # GANConfig.precision: bf16 autocast only when asked (the original: fp32)
-        N, R = len(images), config.resolution
+        N = len(images)
 
         # Construct networks and optimisers.
         G, D = build(config, seed)
@@ -553,7 +499,6 @@ def train_gan(
         fd_count = min(fd_images, N)
         real_stats: dict[str, FeatureStatistics] = {}  # per feature space, for the current draw
         drawn: int | None = None
-        extract: Extractor | None = extractor
 
         def fd_draw(draw: int) -> tuple[np.ndarray, torch.Tensor]:
             index = torch.randperm(N, generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-reals", draw)))
@@ -563,9 +508,7 @@ def train_gan(
 
         def evaluate_fd() -> tuple[float, dict[str, float]]:
             """The stopping distance, and each monitor's, on one draw of reals and latents."""
-            nonlocal extract, drawn
-            if extract is None:
-                extract = domain_feature_extractor(images, labels, R, extractor_cache_dir, seed, device=device)
+            nonlocal drawn
             draw = state["evals"] if fd_reals == "fresh" else 0
             fd_index, fd_latents = fd_draw(draw)
             if drawn != draw:
@@ -574,7 +517,7 @@ def train_gan(
             fd_labels = torch.from_numpy(labels[fd_index])
             fakes = generate_uint8(G_ema, fd_latents, fd_labels, batch_size=max(config.minibatch.values()))
             distances = {}
-            for key, features in {"": extract, **monitors}.items():
+            for key, features in {"": extractor, **monitors}.items():
                 if key not in real_stats:
                     real_stats[key] = feature_statistics(features(images[fd_index]))
                 distances[key] = frechet_distance(real_stats[key], feature_statistics(features(fakes)))
@@ -599,10 +542,9 @@ def train_gan(
                 picks = picks[:grid_cols]
                 reals.append(images[np.resize(picks, grid_cols)])
             _save_png(_image_grid(np.concatenate(reals), grid_rows, grid_cols), run_dir / "reals.png")
-        extractor_label = "domain classifier" if extractor is None else extractor_name(extractor)
         cache.atomic_write(run_dir / "run.json", json.dumps(
             {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
-             "precision": config.precision, "extractor": extractor_label, "fd_images": fd_count},
+             "precision": config.precision, "extractor": extractor_name(extractor), "fd_images": fd_count},
             indent=1, default=str), manifest=False)
 
         images_trained = 0
@@ -734,7 +676,7 @@ def train_gan(
                         state["done"], state["stop_reason"] = True, "patience"
                     _append_jsonl(log_path, {"kind": "fd", **record, "fd": fd, "best_fd": state["best_fd"],
                                              "improved": improved, "evals_since_best": state["evals_since_best"],
-                                             "fd_images": fd_count, "extractor": extractor_name(extract),
+                                             "fd_images": fd_count, "extractor": extractor_name(extractor),
                                              **({"monitors": monitored} if monitors else {}),
                                              "seconds": time.perf_counter() - eval_start})
                     log.info("kimg %.1f: Fréchet distance %.4g (best %.4g at %.1f kimg)", kimg, fd,
@@ -788,7 +730,7 @@ def train_gan_cached(
     labels: np.ndarray,
     *,
     seed: int = 0,
-    extractor: Extractor | None = None,  # Needs a ``name``: it steers early stopping, so the key holds it.
+    extractor: Extractor,  # Needs a ``name``: it steers early stopping, so the key holds it.
     cache_dir: str | Path | None = None,  # None = synthmed.config.home() / "gans"
     fd_images: int = PAPER_FD_IMAGES,
     fd_reals: str = "fixed",
@@ -801,7 +743,7 @@ def train_gan_cached(
     ``fd_reals="fresh"`` and the monitors enter the key only when given, so the keys of runs made
     before they existed (fixed reals, no monitors) still hold.
     """
-    name = "domain-classifier" if extractor is None else extractor_name(extractor)
+    name = extractor_name(extractor)
     if name is None:
         raise ValueError("train_gan_cached: the extractor needs a `name` attribute (a string) so the cache "
                          "key can tell runs with different Fréchet features apart")
