@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from synthmed.aggregate import mean_over_seeds
+
 GENERATORS = ("cpD-GAN", "prog-GAN")
 
 # The paper's statements, with where they come from.
@@ -73,7 +75,8 @@ class Verdict:
 
 def seed_means(results: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds per (modality, benchmark, setting, generator) of the AUROCs, the gap and
-    (where present) their bootstrap bounds; adds n_seeds and gap_sd (SD across seeds, NaN for one)."""
+    (where present) their bootstrap bounds; adds gap_sd (SD across seeds, NaN for one) and n_seeds.
+    The rule (NaN left out) is `synthmed.aggregate.mean_over_seeds`, shared with `plots.curve_table`."""
     required = ["modality", "setting", "generator", "auc_real", "auc_synthetic", "gap"]
     missing = [c for c in required if c not in results.columns]
     if missing:
@@ -94,11 +97,7 @@ def seed_means(results: pd.DataFrame) -> pd.DataFrame:
         )
         if c in results.columns
     ]
-    grouped = results.groupby(keys, sort=True)
-    means = grouped[values].mean()
-    means["n_seeds"] = grouped.size()
-    means["gap_sd"] = grouped["gap"].std(ddof=1)
-    return means.reset_index()
+    return mean_over_seeds(results, keys, values, {"gap": "gap_sd"})
 
 
 def _subset(means: pd.DataFrame, modality: str | None, benchmark: str | None, generator: str | None) -> pd.DataFrame:

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from synthmed.aggregate import mean_over_seeds
+
 PALETTE = {"real": "#4d4d4d", "cpD-GAN": "#1f77b4", "prog-GAN": "#d62728"}
 
 
@@ -648,7 +650,9 @@ def curve_table(results: pd.DataFrame) -> pd.DataFrame:
     Series are "real" (the real-trained classifier, which both generators of one seed share, counted
     once per seed) and each generator. Columns: auc (mean over seeds), seed_sd (SD across seeds, NaN
     for one seed), ci_low/ci_high (the runs' 95% bootstrap bounds, averaged over seeds), gap, gap_sd,
-    gap_low/gap_high likewise (NaN for "real"), n_seeds.
+    gap_low/gap_high likewise (NaN for "real"), n_seeds. Seeds are averaged by
+    `synthmed.aggregate.mean_over_seeds`, the rule `claims.seed_means` uses too, so a generator's
+    points equal the means its verdicts compare.
     """
     needed = {"modality", "benchmark", "setting", "generator", "seed", "auc_real", "auc_synthetic", "gap"}
     if missing := needed - set(results.columns):
@@ -669,12 +673,8 @@ def curve_table(results: pd.DataFrame) -> pd.DataFrame:
         ci_high=results["auc_synthetic_high"],
     )
     runs = pd.concat([real, synthetic], ignore_index=True)
-    grouped = runs.groupby([*keys, "series"], sort=False)
-    table = grouped[["auc", "ci_low", "ci_high", "gap", "gap_low", "gap_high"]].mean()
-    table["seed_sd"] = grouped["auc"].std(ddof=1)
-    table["gap_sd"] = grouped["gap"].std(ddof=1)
-    table["n_seeds"] = grouped.size()
-    return table.reset_index()
+    return mean_over_seeds(runs, [*keys, "series"], ["auc", "ci_low", "ci_high", "gap", "gap_low", "gap_high"],
+                           {"auc": "seed_sd", "gap": "gap_sd"}, sort=False)
 
 
 def _setting_order(settings: Sequence[int], benchmark: str) -> list[int]:
