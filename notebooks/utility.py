@@ -172,12 +172,16 @@ for modality in points:
         r = runs[modality, g].row
         parts.append(f"{g} {r['auc_synthetic']:.3f} ({r['auc_synthetic_low']:.3f}-{r['auc_synthetic_high']:.3f})")
     sentences.append(f"- **{modality}**, mean AUROC (95% CI): " + ", ".join(parts) + ".")
+widest = max(
+    (rows[f"auc_{kind}_high"] - rows[f"auc_{kind}_low"]).max() for kind in ("real", "synthetic")
+)
 display(
     Markdown(
         "\n".join(sentences)
-        + f"\n\nThe intervals come from {N_BOOT[profile]:,} bootstrap resamples of the test images. With "
-        f"{rows['n_test'].min()}-{rows['n_test'].max()} test images they are wide, and a label with a "
-        "handful of positives can swing from one end of the axis to the other."
+        + f"\n\nThe intervals come from {N_BOOT[profile]:,} bootstrap resamples of the "
+        f"{rows['n_test'].min():,}-{rows['n_test'].max():,} test images; the widest is "
+        f"{widest:.3f} wide. A label with a handful of positives can still swing from one end of the axis to "
+        "the other, as the per-label bars above show."
     )
 )
 
