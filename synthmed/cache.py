@@ -218,7 +218,11 @@ def verify(path: str | os.PathLike, meta: dict[str, Any] | None = None, *, what:
     A missing entry is silent; one written without a manifest is logged at INFO (it is rebuilt once);
     one that fails its check at WARNING with its path. The caller recomputes the entry.
     """
-    problem = check(path, meta)
+    return _accepted(check(path, meta), path, what)
+
+
+def _accepted(problem: str | None, path: str | os.PathLike, what: str) -> bool:
+    """True for no problem; else log it as `verify` describes (missing: silent) and return False."""
     if problem is None:
         return True
     if problem == "no manifest":
@@ -320,14 +324,7 @@ def check_folder(path: str | os.PathLike) -> str | None:
 
 def verify_folder(path: str | os.PathLike, *, what: str = "cache folder") -> bool:
     """`verify` for a folder written by `atomic_folder`."""
-    problem = check_folder(path)
-    if problem is None:
-        return True
-    if problem == "no manifest":
-        log.info("%s %s has no manifest (written by an older version, or interrupted): rebuilding it", what, path)
-    elif problem != "missing":
-        log.warning("%s %s is corrupt: %s; rebuilding it", what, path, problem)
-    return False
+    return _accepted(check_folder(path), path, what)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ The other caches' corruption tests live beside their code: test_store, test_clas
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 
 from synthmed import cache
 from synthmed.config import DataConfig
+from tests.racing import race
 
 PHANTOM_PATIENTS = 40  # about 140 small films: enough that two builders overlap
 
@@ -261,14 +261,7 @@ def _phantoms_in_child(home: str, start, results) -> None:
 
 
 def test_two_first_runs_on_an_empty_cache_both_finish_with_one_phantom_copy(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(2), context.Queue()
-    children = [context.Process(target=_phantoms_in_child, args=(str(tmp_path), start, results)) for _ in range(2)]
-    for child in children:
-        child.start()
-    outcomes = [results.get(timeout=300) for _ in children]
-    for child in children:
-        child.join(timeout=60)
+    outcomes = race(_phantoms_in_child, str(tmp_path), timeout=300)
     assert [status for status, _ in outcomes] == ["ok", "ok"], outcomes
     assert outcomes[0][1] == outcomes[1][1]
     phantoms, name = tmp_path / "phantoms", Path(outcomes[0][1]).name

@@ -18,6 +18,7 @@ import torchvision
 from synthmed.classify import models, train
 from synthmed.classify.models import ClassifierConfig, build_classifier, compact_cnn, densenet121
 from synthmed.classify.train import extract_features, predict, train_cached, train_classifier, validation_auc
+from tests.racing import race
 
 torch.set_num_threads(1)
 
@@ -301,16 +302,7 @@ def _train_in_child(cache_dir: str, start, results) -> None:
 
 
 def test_two_processes_on_one_run_train_it_once_and_log_each_epoch_once(tmp_path):
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(2), context.Queue()
-    children = [context.Process(target=_train_in_child, args=(str(tmp_path), start, results)) for _ in range(2)]
-    for child in children:
-        child.start()
-    outcomes = [results.get(timeout=600) for _ in children]
-    for child in children:
-        child.join(timeout=60)
+    outcomes = race(_train_in_child, str(tmp_path))
     assert sorted(outcomes) == [("ok", False), ("ok", True)], outcomes
     (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     epochs = [json.loads(line)["epoch"] for line in (run / "train.log").read_text().splitlines()]

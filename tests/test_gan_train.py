@@ -34,6 +34,7 @@ from synthmed.gan.train import (
     train_gan,
     train_gan_cached,
 )
+from tests.racing import race
 
 torch.set_num_threads(1)
 
@@ -404,16 +405,7 @@ def _train_in_child(cache_dir: str, start, results) -> None:
 
 def test_two_processes_on_one_run_train_it_once_and_log_each_record_once(tmp_path: Path) -> None:
     """The issue's race between processes (the thread test below is faster and checks more)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(2), context.Queue()
-    children = [context.Process(target=_train_in_child, args=(str(tmp_path), start, results)) for _ in range(2)]
-    for child in children:
-        child.start()
-    outcomes = [results.get(timeout=600) for _ in children]
-    for child in children:
-        child.join(timeout=60)
+    outcomes = race(_train_in_child, str(tmp_path))
     assert [status for status, _, _ in outcomes] == ["ok", "ok"], outcomes
     assert sorted(from_cache for _, from_cache, _ in outcomes) == [False, True]
     records = [(r["kind"], r["nimg"]) for r in read_log(Path(outcomes[0][2]))]

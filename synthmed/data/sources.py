@@ -112,9 +112,10 @@ def _brain_index(root: Path) -> pd.DataFrame:
     from synthmed.data import rsna
 
     try:
-        stats = [(p.stat().st_size, p.stat().st_mtime_ns) for p in (root / rsna.CSV_NAME, root / rsna.IMAGE_DIR)]
+        files = [(root / name).stat() for name in (rsna.CSV_NAME, rsna.IMAGE_DIR)]
     except OSError:
         return rsna.read_index(root, progress=False)  # the reader names what is missing
+    stats = [(st.st_size, st.st_mtime_ns) for st in files]
     key = stable_hash("rsna-index", str(root), stats, BRAIN_INDEX_VERSION)
     path = home() / "index" / f"brain-{key}.csv"
     if not cache.verify(path, what="brain header index"):
