@@ -118,7 +118,12 @@ for modality in modalities:
         images = reader_images[modality, resolution] = point_images(run)
         machine_rows.append(machine_read(images, config, seed=seed))
 machine = pd.DataFrame(machine_rows)
-machine_level = 1 - study.DEFAULT_ALPHA  # machine_reader's intervals
+# "Beats chance" at this chapter's alpha, with the exact interval at the same alpha in place of machine_read's.
+verdicts = study.chance_tests(machine, alpha, reads="n_test")
+machine = machine.assign(
+    accuracy_low=verdicts["low"], accuracy_high=verdicts["high"], beats_chance=verdicts["beats_chance"]
+)
+machine_level = 1 - alpha
 display(
     machine[
         [
@@ -161,7 +166,6 @@ plt.show(
 )
 
 # %%
-machine["beats_chance"] = (machine["p_vs_chance"] < alpha) & (machine["accuracy"] > 0.5)
 n_beat = int(machine["beats_chance"].sum())
 sentences = [
     f"- **{r.modality}, {r.resolution}x{r.resolution}:** accuracy {r.accuracy:.2f} "
@@ -351,12 +355,17 @@ if responses["reader_id"].nunique() >= 2:
         f"not the number of reads, limits what a study can say."
     )
 at_chance = pooled[pooled["at_chance"]]["setting"].tolist()
-above = pooled[(pooled["p_vs_chance"] < alpha) & (pooled["accuracy"] > 0.5)]["setting"].tolist()
+versus_chance = study.chance_tests(pooled, alpha)
+above = [
+    f"{setting} ({level} CI {t.low:.2f}-{t.high:.2f})"
+    for setting, t in zip(pooled["setting"], versus_chance.itertuples(), strict=True)
+    if t.beats_chance
+]
 lines.append(
     f"The TOST declares the pooled readers at chance (within 0.5 ± {margin:g}, p < {alpha:g}) for "
-    f"{', '.join(at_chance) if at_chance else 'no setting'}; the binomial test finds them better than chance for "
-    f"{', '.join(above) if above else 'no setting'}. A setting in neither list is inconclusive: its reads "
-    f"neither show readers beating chance nor pin them near it."
+    f"{', '.join(at_chance) if at_chance else 'no setting'}; the binomial test at level {alpha:g} finds them "
+    f"better than chance for {', '.join(above) if above else 'no setting'}. A setting in neither list is "
+    f"inconclusive: its reads neither show readers beating chance nor pin them near it."
 )
 kappas = pooled["fleiss_kappa"].dropna()
 if len(kappas):

@@ -6,6 +6,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from synthmed.reader.quiz import Quiz, make_items
@@ -53,11 +54,35 @@ def test_the_quiz_writes_reads_the_loader_accepts_and_resumes(tmp_path: Path) ->
 def test_a_second_reader_keeps_the_first_readers_answers(tmp_path: Path) -> None:
     items = make_items(_images(4, 0, 0), _images(4, 1, 0), n_per_class=2, modality="brain", generator="x", seed=0)
     csv = tmp_path / "r.csv"
-    one = Quiz(items, csv, reader_id="a")
+    ticks = itertools.count(step=1.5)
+    one = Quiz(items, csv, reader_id="a", reader_experience="resident", clock=lambda: next(ticks))
+    for answer, confidence in (("real", 2), ("synthetic", 5)):
+        one.confidence.value = confidence
+        one.answer(answer)
+    first = read_responses(csv)
+    assert first["answer"].tolist() == ["real", "synthetic"] and first["confidence"].tolist() == [2, 5]
+
+    # A second reader, in a quiz opened while the first one's is still open, answers the same images
+    # differently; the first reader then answers once more.
+    two = Quiz(items, csv, reader_id="b", clock=lambda: next(ticks))
+    assert len(two._queue) == len(items)  # the first reader's answers are not the second reader's
+    for _ in range(3):
+        two.confidence.value = 1
+        two.answer("synthetic")
     one.answer("real")
-    two = Quiz(items, csv, reader_id="b")
-    two.answer("synthetic")
-    assert sorted(read_responses(csv)["reader_id"]) == ["a", "b"]
+
+    final = read_responses(csv)
+    a_rows = final[final["reader_id"] == "a"].reset_index(drop=True)
+    b_rows = final[final["reader_id"] == "b"].reset_index(drop=True)
+    # Every field of the first reader's first two reads is in the file as written, then the third.
+    pd.testing.assert_frame_equal(a_rows.iloc[:2], first)
+    assert a_rows["image_id"].tolist() == [item.image_id for item in items[:3]]
+    assert a_rows["answer"].tolist() == ["real", "synthetic", "real"]
+    assert b_rows["image_id"].tolist() == [item.image_id for item in items[:3]]
+    assert b_rows["answer"].tolist() == ["synthetic"] * 3 and b_rows["confidence"].tolist() == [1] * 3
+    # Resuming the first reader skips exactly their three answered images.
+    again = Quiz(items, csv, reader_id="a")
+    assert [item.image_id for item in again._queue] == [item.image_id for item in items[3:]]
 
 
 def test_items_refuse_too_few_images() -> None:
@@ -70,6 +95,7 @@ def test_the_machine_reader_beats_chance_on_a_poor_generator() -> None:
 
     from synthmed.classify.models import ClassifierConfig
     from synthmed.reader.machine import machine_reader
+    from synthmed.reader.study import chance_tests
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
@@ -84,7 +110,10 @@ def test_the_machine_reader_beats_chance_on_a_poor_generator() -> None:
 
     config = ClassifierConfig.tiny(seed=0)
     result = machine_reader(real(300), poor(300), real(100), poor(100), config, seed=0)
-    assert result["n_test"] == 200
+    assert result["n_test"] == 200 and result["accuracy"] == result["n_correct"] / 200
+    # Its counts give the decision and the interval at any alpha; at the default, the interval it reported.
+    verdict = chance_tests(pd.DataFrame([result]), reads="n_test").iloc[0]
+    assert (verdict["low"], verdict["high"]) == pytest.approx((result["accuracy_low"], result["accuracy_high"]))
     assert result["accuracy"] > 0.75 and result["p_vs_chance"] < 1e-6
     assert result["accuracy_low"] < result["accuracy"] <= result["accuracy_high"]
     # A "generator" that draws from the real distribution leaves the machine at chance.

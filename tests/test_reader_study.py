@@ -15,6 +15,8 @@ from synthmed.data import DataError
 from synthmed.reader.responses import RESPONSE_COLUMNS, read_responses, write_responses
 from synthmed.reader.study import (
     binomial_p_value,
+    chance_test,
+    chance_tests,
     clopper_pearson,
     fleiss_kappa,
     pooled_accuracy,
@@ -93,6 +95,64 @@ def test_tost_through_summarise_on_panels() -> None:
     skilled = simulate_panel(4, 500, 0.7, seed=3)
     row = summarise(skilled).iloc[0]
     assert not row["at_chance"] and row["p_vs_chance"] < 1e-10
+
+
+# --- "beats chance" at a chosen alpha ---------------------------------------------------------------
+
+
+def test_beats_chance_flips_with_alpha_and_its_interval_follows() -> None:
+    k, n = 60, 100
+    # By hand: Bin(100, 0.5) is symmetric, so the two-sided p-value is twice the upper tail P(X >= 60).
+    p = 2 * sum(math.comb(n, j) for j in range(k, n + 1)) / 2**n
+    assert 0.05 < p < 0.10  # so the decision must differ between these two levels
+    strict, loose = chance_test(k, n, alpha=0.05), chance_test(k, n, alpha=0.10)
+    assert strict.p_value == pytest.approx(p) and loose.p_value == pytest.approx(p)
+    assert not strict.beats_chance and loose.beats_chance
+    for result, alpha in ((strict, 0.05), (loose, 0.10)):
+        assert result.alpha == alpha and result.accuracy == pytest.approx(0.6)
+        # The interval is the exact one at the alpha the decision used, not at the default.
+        assert (result.low, result.high) == pytest.approx(proportion_confint(k, n, alpha, method="beta"), abs=1e-10)
+    # ... so the printed interval agrees with the decision at each level: it leaves out 0.5 exactly when
+    # chance is beaten, and the looser level's interval is the narrower one.
+    assert strict.low < 0.5 < loose.low and loose.high < strict.high
+    # Significantly *below* chance is not "beats chance".
+    below = chance_test(30, 100, alpha=0.05)
+    assert below.p_value < 0.05 and not below.beats_chance and below.high < 0.5
+    with pytest.raises(ValueError, match="alpha"):
+        chance_test(k, n, alpha=0.0)
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1, 0.2])
+def test_beats_chance_is_the_interval_leaving_out_one_half(alpha: float) -> None:
+    for n in (1, 7, 20, 61, 200):
+        for k in range(n + 1):
+            result = chance_test(k, n, alpha)
+            assert result.beats_chance == (result.low > 0.5), (k, n, alpha)
+
+
+def test_chance_tests_on_a_summary_table_use_its_counts_and_the_given_alpha() -> None:
+    panel = pd.concat([
+        simulate_panel(3, 40, 0.5, seed=1, resolution=32),
+        simulate_panel(3, 40, 0.8, seed=2, resolution=64),
+    ], ignore_index=True)
+    for alpha in (0.01, 0.2):
+        table = summarise(panel, by=["resolution"], alpha=alpha)
+        verdicts = chance_tests(table, alpha)
+        assert verdicts.attrs["alpha"] == alpha and list(verdicts.index) == list(table.index)
+        # The same interval as the table the chapter prints at that alpha, and the decision of each row.
+        np.testing.assert_allclose(verdicts["low"], table["cp_low"])
+        np.testing.assert_allclose(verdicts["high"], table["cp_high"])
+        np.testing.assert_allclose(verdicts["p_vs_chance"], table["p_vs_chance"])
+        expected = [chance_test(k, n, alpha).beats_chance for k, n in zip(table["n_correct"], table["n_reads"],
+                                                                          strict=True)]
+        assert verdicts["beats_chance"].tolist() == expected
+    # The machine reader's rows count reads as n_test.
+    machine = pd.DataFrame({"n_test": [200, 200], "n_correct": [100, 170]}, index=[5, 9])
+    verdicts = chance_tests(machine, 0.05, reads="n_test")
+    assert verdicts["beats_chance"].tolist() == [False, True] and list(verdicts.index) == [5, 9]
+    assert verdicts["accuracy"].tolist() == [0.5, 0.85]
+    with pytest.raises(ValueError, match="n_reads"):
+        chance_tests(machine, 0.05)
 
 
 # --- Fleiss' kappa ----------------------------------------------------------------------------------

@@ -51,10 +51,12 @@ def machine_reader(
     """Train on (real_train, synthetic_train), test on the held-out pair; uint8 images (N, R, R).
 
     The decision threshold is the one that maximises accuracy on the validation split (a short run
-    ranks well before its probabilities are calibrated). Returns test accuracy with its
-    Clopper-Pearson interval and the exact binomial p-value against chance, sensitivity (synthetic
-    called synthetic), specificity and AUROC. `cached=True` reuses a finished training run with the
-    same config and images (`synthmed.classify.train.train_cached`), so a rebuilt book retrains nothing.
+    ranks well before its probabilities are calibrated). Returns the test images called correctly
+    (`n_correct` of `n_test`), the accuracy with its Clopper-Pearson interval at the default alpha
+    (`synthmed.reader.study.chance_tests` gives the interval and the decision at any alpha), the
+    exact binomial p-value against chance, sensitivity (synthetic called synthetic), specificity and
+    AUROC. `cached=True` reuses a finished training run with the same config and images
+    (`synthmed.classify.train.train_cached`), so a rebuilt book retrains nothing.
     """
     rng = np.random.default_rng(seed)
     (train_x, train_y), (val_x, val_y) = _split(real_train, synthetic_train, val_fraction, rng)
@@ -70,6 +72,7 @@ def machine_reader(
     low, high = clopper_pearson(correct, n)
     return {
         "n_test": n,
+        "n_correct": correct,
         "accuracy": correct / n,
         "accuracy_low": low,
         "accuracy_high": high,
@@ -161,7 +164,7 @@ def machine_read(
     """`machine_reader` on a point's held-out images (`point_images`): one result row.
 
     Keys: modality, resolution, generator, n_train (real + synthetic training images, validation
-    included), then `machine_reader`'s results (n_test, accuracy, accuracy_low/high, p_vs_chance, ...).
+    included), then `machine_reader`'s results (n_test, n_correct, accuracy, accuracy_low/high, p_vs_chance, ...).
     """
     result = machine_reader(
         images.real_train,

@@ -7,6 +7,8 @@ called synthetic and specificity the share of real images called real.
 The paper's reader-study design, test and numbers are unknown (paper-spec §7: "a binomial test is
 likely but unconfirmed"); the choices below are this project's and are stated where made:
 - Tests reject, and TOST declares equivalence, when p < alpha (strictly); alpha defaults to 0.05.
+  "Beats chance" (`chance_test`, `chance_tests`) is the binomial test's rejection with accuracy
+  above 0.5, returned with the exact interval at the same alpha.
 - The TOST margin defaults to 0.1 ("accuracy within 0.4-0.6 counts as chance"), a choice the
   user should make before looking at the data.
 - The pooled interval is a cluster-robust (by reader) intercept-only logistic regression, CR1
@@ -69,6 +71,64 @@ def tost_p_value(k: int, n: int, margin: float = DEFAULT_MARGIN, chance: float =
     p_above_lower = stats.binomtest(k, n, chance - margin, alternative="greater").pvalue
     p_below_upper = stats.binomtest(k, n, chance + margin, alternative="less").pvalue
     return float(max(p_above_lower, p_below_upper))
+
+
+@dataclass(frozen=True)
+class ChanceTest:
+    """Accuracy against chance at one level `alpha`: the decision and the interval it goes with.
+
+    `low`/`high` are the Clopper-Pearson 1 - alpha interval, `p_value` the exact two-sided binomial
+    test against 0.5. `beats_chance` is `p_value < alpha` with accuracy above 0.5; because the test
+    against 0.5 is symmetric and the exact interval inverts it, that is the same as `low > 0.5`, so a
+    reported interval never contradicts the reported decision.
+    """
+
+    n_correct: int
+    n: int
+    alpha: float
+    accuracy: float
+    low: float
+    high: float
+    p_value: float
+    beats_chance: bool
+
+
+def chance_test(n_correct: int, n: int, alpha: float = DEFAULT_ALPHA) -> ChanceTest:
+    """Do `n_correct` correct answers in `n` beat chance (0.5) at level `alpha`? See `ChanceTest`."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha {alpha} must lie in (0, 1)")
+    low, high = clopper_pearson(n_correct, n, alpha)
+    p = binomial_p_value(n_correct, n)
+    accuracy = n_correct / n
+    return ChanceTest(int(n_correct), int(n), float(alpha), accuracy, low, high, p,
+                      bool(p < alpha and accuracy > CHANCE))
+
+
+def chance_tests(
+    table: pd.DataFrame, alpha: float = DEFAULT_ALPHA, *, correct: str = "n_correct", reads: str = "n_reads"
+) -> pd.DataFrame:
+    """`chance_test` on every row of `table` (counts in columns `correct` and `reads`).
+
+    Returns a frame with `table`'s index and columns accuracy, low, high (the 1 - alpha interval),
+    p_vs_chance and beats_chance; `alpha` is in `attrs`. Works on `summarise`'s output as it is
+    and on the machine reader's rows with `reads="n_test"`.
+    """
+    missing = [c for c in (correct, reads) if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the count columns {missing}")
+    tests = [chance_test(int(k), int(n), alpha) for k, n in zip(table[correct], table[reads], strict=True)]
+    out = pd.DataFrame(
+        {
+            "accuracy": [t.accuracy for t in tests],
+            "low": [t.low for t in tests],
+            "high": [t.high for t in tests],
+            "p_vs_chance": [t.p_value for t in tests],
+            "beats_chance": np.array([t.beats_chance for t in tests], dtype=bool),
+        },
+        index=table.index,
+    )
+    out.attrs["alpha"] = alpha
+    return out
 
 
 def _check_counts(k: int, n: int) -> None:
