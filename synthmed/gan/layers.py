@@ -254,13 +254,6 @@ def pixel_norm(x: torch.Tensor, eps: float = PIXEL_NORM_EPS) -> torch.Tensor:
     return x * scale.to(x.dtype)
 
 
-class PixelNorm(nn.Module):
-    """Module form of :func:`pixel_norm`."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return pixel_norm(x)
-
-
 class ConditionalPixelNorm(nn.Module):
     """cpD-GAN's conditional pixel norm: ``pixel_norm(x) * gamma + beta`` (paper-spec §3.3).
 

@@ -48,8 +48,6 @@ RESPONSE_COLUMNS: dict[str, str] = {
 }
 
 TRUTH_VALUES = ("real", "synthetic")
-# Generators this project trains (paper-spec: prog-GAN and cpD-GAN); other names are accepted.
-KNOWN_GENERATORS = ("prog-GAN", "cpD-GAN")
 CONFIDENCE_RANGE = (1, 5)
 
 _INT_COLUMNS = ("resolution", "confidence")
