@@ -20,22 +20,30 @@ import pandas as pd
 
 from synthmed import cache
 from synthmed.config import DataConfig, home, stable_hash
+from synthmed.data import MODALITIES
 
 log = logging.getLogger(__name__)
+
+# The file a download of each modality's dataset holds, relative to the folder `data_root` names.
+_MARKER = {"chest": "CheXpert-v1.0-small/train.csv", "brain": "stage_2_train.csv"}
 
 
 def source_root(modality: str, data: DataConfig, data_root: str | os.PathLike | None = None) -> Path:
     """The dataset folder for `modality`: `data_root` when given, else phantoms made once and cached."""
+    _check_modality(modality)
     if data_root:
-        root = Path(data_root).expanduser().resolve()
-        expected = root / ("CheXpert-v1.0-small/train.csv" if modality == "chest" else "stage_2_train.csv")
-        if not expected.exists():
-            raise FileNotFoundError(f"data_root {root} has no {expected.relative_to(root)}")
+        root, marker = Path(data_root).expanduser().resolve(), _MARKER[modality]
+        if not root.is_dir():
+            raise FileNotFoundError(f"data_root {root} is not a folder; for {modality} it should hold {marker}")
+        if not (root / marker).exists():
+            raise FileNotFoundError(f"data_root {root} has no {marker}")
         return root
     return phantom_root(modality, data)
 
 
 def phantom_root(modality: str, data: DataConfig) -> Path:
+    """The phantom dataset for `modality` at `data`'s settings, written once under the run directory."""
+    _check_modality(modality)
     from synthmed.data import phantoms
 
     n_patients = data.chest_patients if modality == "chest" else data.brain_patients
@@ -57,12 +65,10 @@ def phantom_root(modality: str, data: DataConfig) -> Path:
                 tmp, n_patients=n_patients, seed=data.seed, label_source=data.chest_label_source,
                 short_side=data.chest_short_side, progress=False,
             )
-        elif modality == "brain":
+        else:
             phantoms.make_rsna(
                 tmp, n_patients=n_patients, seed=data.seed, matrix=data.brain_matrix, progress=False
             )
-        else:
-            raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
 
     with cache.locked(final, what="phantom dataset"):
         _remove_old_temporaries(final.parent)
@@ -86,13 +92,12 @@ def _remove_old_temporaries(folder: Path) -> None:
 
 def read_raw_index(modality: str, root: Path) -> pd.DataFrame:
     """One row per image file of the dataset under `root`, with the labels as the files code them."""
+    _check_modality(modality)
     if modality == "chest":
         from synthmed.data import chexpert
 
         return chexpert.read_index(root)
-    if modality == "brain":
-        return _brain_index(root)
-    raise ValueError(f"unknown modality {modality!r}; expected 'chest' or 'brain'")
+    return _brain_index(root)
 
 
 # Bump when rsna.read_index's output changes, so that cached header indexes are read again.
@@ -132,6 +137,7 @@ def _brain_index(root: Path) -> pd.DataFrame:
 
 def to_paper_index(modality: str, raw: pd.DataFrame) -> pd.DataFrame:
     """The paper's label rules applied to a raw index: one row per kept image, 0/1 label columns."""
+    _check_modality(modality)
     if modality == "chest":
         from synthmed.data import chexpert
 
@@ -139,3 +145,8 @@ def to_paper_index(modality: str, raw: pd.DataFrame) -> pd.DataFrame:
     from synthmed.data import rsna
 
     return rsna.paper_index(raw)
+
+
+def _check_modality(modality: str) -> None:
+    if modality not in MODALITIES:
+        raise ValueError(f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}")
