@@ -279,7 +279,7 @@ def test_synthetic_labels_have_chexpert_structure():
 
 
 def test_falls_back_to_synthetic_labels_without_torchxrayvision(monkeypatch, tmp_path):
-    monkeypatch.setattr(chest, "real_label_file", lambda: None)
+    monkeypatch.setattr(chest.labels, "real_label_file", lambda: None)  # where the source is resolved
     assert chest._resolve_source("auto") == "synthetic"
     with pytest.raises(DataError, match="torchxrayvision"):
         chest.make_chexpert(tmp_path, n_patients=1, seed=0, label_source="torchxrayvision")
@@ -355,12 +355,12 @@ def test_effusion_brightens_a_lung_base_and_pneumothorax_darkens_a_lung_edge():
 def test_uncertain_labels_draw_a_subtle_sign_or_none():
     draws = np.random.default_rng(0).random((len(CHEXPERT_LABELS), 12))
     labels = np.full(len(CHEXPERT_LABELS), -1.0)
-    severity = chest._severities(labels, draws)
+    severity = chest.severities(labels, draws)
     shown = severity > 0
     assert ((severity[shown] >= 0.3) & (severity[shown] <= 0.5)).all()
     assert not shown[0]  # "No Finding" has no sign
     np.testing.assert_array_equal(shown[1:], draws[1:, 0] < chest.P_UNCERTAIN_SHOWN)
-    positive = chest._severities(np.ones(len(CHEXPERT_LABELS)), draws)
+    positive = chest.severities(np.ones(len(CHEXPERT_LABELS)), draws)
     assert positive[0] == 0 and (positive[1:] >= 0.3).all() and (positive[1:] > 0.7).any()
     images = [render({"Edema": "-1.0"}, study=s) - render({}, study=s) for s in range(1, 9)]
     drawn = [np.abs(d).max() > 0 for d in images]

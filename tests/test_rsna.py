@@ -478,12 +478,12 @@ def test_prevalence_and_co_occurrence_look_like_rsna():
 def test_every_positive_label_has_blood_pixels_of_its_lesion():
     """Labels and pixels agree, checked where it is hardest: a lesion's first and last slices."""
     rng = np.random.default_rng(0)
-    banks = brain._Banks(rng)
+    banks = brain.Banks(rng)
     checked = set()
     for plan in brain.plan_patients(120, seed=3):
         if not plan.lesions:
             continue
-        grid = brain._HeadGrid(plan.anatomy, banks)
+        grid = brain.HeadGrid(plan.anatomy, banks)
         runs = [np.flatnonzero(col) for col in plan.labels[:, :5].T]
         edges = {int(k) for run in runs if len(run) for k in (run[0], run[-1])}
         for k in sorted(edges):
@@ -501,7 +501,7 @@ def test_every_positive_label_has_blood_pixels_of_its_lesion():
 def test_repeated_ids_are_redrawn():
     plans = brain.plan_patients(2, seed=0, slices_per_patient=(2, 2))
     clash = [plans[0], dataclasses.replace(plans[1], patient_id=plans[0].patient_id, image_ids=plans[0].image_ids)]
-    fixed = brain._unique_ids(clash, np.random.default_rng(0))
+    fixed = brain.unique_ids(clash, np.random.default_rng(0))
     assert fixed[0] is clash[0]
     assert fixed[1].patient_id != fixed[0].patient_id
     assert not set(fixed[0].image_ids) & set(fixed[1].image_ids)
