@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/gan_learning_curve.py cpu --minibatch 32 --lr 0.002 --ema-beta 0.99
     .venv/bin/python benchmarks/gan_learning_curve.py tiny --at 0.25,0.5       # seconds; the test suite runs this
 
-For each generator the profile's config (`synthmed.experiments.gan_config`, optionally changed by
+For each generator the profile's config (`synthmed.experiments.generator_config`, optionally changed by
 the flags) trains on the point's real training split with early stopping off, pausing at each kimg of
 ``--at`` (the run resumes bit-exactly from its checkpoint). At each pause the EMA generator draws one
 image per real train and val label vector, as the paper's inference does, and the table gets:
@@ -34,16 +34,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from synthmed import experiments
+from synthmed import experiments, profiles
 from synthmed.classify.metrics import evaluate
-from synthmed.classify.models import ClassifierConfig
 from synthmed.classify.train import cache_key, predict, train_cached
-from synthmed.config import data_config
 from synthmed.data import benchmarks, store
 from synthmed.features import real_classifier_features
 from synthmed.gan.frechet import frechet_distance
 from synthmed.gan.sample import sample
 from synthmed.gan.train import load_checkpoint, load_generator, train_gan
+from synthmed.generators import GAN_ARCH
 
 DEFAULT_AT = {"tiny": "0.25,0.5", "cpu": "2,5,10,20,30", "paper": "1000,3000,6000,12000"}
 COLUMNS = ["generator", "kimg", "steps", "seconds", "fd", "auc_synthetic", "auc_low", "auc_high", "auc_real",
@@ -62,7 +61,7 @@ def curve_config(
     **changes,  # other GANConfig fields; None = the profile's
 ):
     """The profile's GAN config, trained to the last pause with no early stopping, with the changes applied."""
-    config = experiments.gan_config(generator, profile, resolution, n_labels)
+    config = experiments.generator_config(generator, profile, resolution, n_labels)
     changes = {k: v for k, v in changes.items() if v is not None}
     if minibatch is not None:
         changes["minibatch"] = dict.fromkeys(config.minibatch, minibatch)
@@ -78,7 +77,7 @@ def learning_curve(
     modality: str = "chest",
     benchmark: str = "classes",
     setting: int = 20,
-    generators: tuple[str, ...] = tuple(experiments.GENERATORS),
+    generators: tuple[str, ...] = tuple(GAN_ARCH),
     at: list[float],
     seed: int = 0,
     run_root: Path,
@@ -87,7 +86,8 @@ def learning_curve(
     **changes,
 ) -> pd.DataFrame:
     """One row per (generator, pause): the columns of `COLUMNS`."""
-    source = experiments.load_source(modality, data_config(profile))
+    settings = profiles.get(profile)
+    source = experiments.load_source(modality, settings.data)
     point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
     resolution = experiments.point_resolution(point, profile)
     subset = benchmarks.build_point(source.index, point, scale=source.scale, train_scale=source.train_scale)
@@ -95,9 +95,9 @@ def learning_curve(
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
     labels = list(subset.labels)
     y_true = y_test.astype(np.int8)
-    n_boot = experiments.N_BOOT[profile]
+    n_boot = settings.n_boot
 
-    clf_config = ClassifierConfig.for_profile(profile, seed=seed)
+    clf_config = settings.classifier_config(seed=seed)
     real_model, _ = train_cached(x_train, y_train, x_val, y_val, clf_config)
     real = evaluate(y_true, predict(real_model, x_test), labels, seed=seed, n_boot=n_boot)
     auc_real = float(real.loc[real["label"] == "mean", "auc"].iloc[0])
@@ -115,7 +115,7 @@ def learning_curve(
         run_dir = run_root / f"{generator}-{seed}"
         for kimg in sorted(at):
             result = train_gan(config, x_train, y_train, run_dir, seed=seed, extractor=extractor, max_kimg=kimg,
-                               fd_images=experiments.FD_IMAGES[profile], tick_kimg=min(at) / 2,
+                               fd_images=settings.fd_images, tick_kimg=min(at) / 2,
                                checkpoint_every_kimg=max(at), grid_every_kimg=min(at) if keep_grids else 0)
             steps = load_checkpoint(result.last_checkpoint)["progress"]["step"]
             G, _ = load_generator(result.last_checkpoint, device="cpu")
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modality", default="chest", choices=("chest", "brain"))
     parser.add_argument("--benchmark", default="classes", choices=benchmarks.BENCHMARKS)
     parser.add_argument("--setting", type=int, default=None, help="default: chest classes 20 / brain classes 10")
-    parser.add_argument("--arch", default="both", choices=("both", *experiments.GENERATORS.values()))
+    parser.add_argument("--arch", default="both", choices=("both", *GAN_ARCH.values()))
     parser.add_argument("--at", default=None, help="comma-separated kimg at which to measure")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -164,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     at = [float(k) for k in (args.at or DEFAULT_AT[args.profile]).split(",")]
     setting = args.setting if args.setting is not None else {"chest": 20, "brain": 10}[args.modality]
-    by_arch = {arch: name for name, arch in experiments.GENERATORS.items()}
-    generators = tuple(experiments.GENERATORS) if args.arch == "both" else (by_arch[args.arch],)
+    by_arch = {arch: name for name, arch in GAN_ARCH.items()}
+    generators = tuple(GAN_ARCH) if args.arch == "both" else (by_arch[args.arch],)
     changes = {"minibatch": args.minibatch, "lr": args.lr, "ema_beta": args.ema_beta, "grow_kimg": args.grow_kimg}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as temp:

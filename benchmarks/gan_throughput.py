@@ -28,6 +28,7 @@ import time
 import numpy as np
 import torch
 
+from synthmed import profiles
 from synthmed.gan.config import GANConfig, build
 from synthmed.gan.frechet import DownsampledPixels
 from synthmed.gan.losses import discriminator_loss, generator_loss
@@ -40,7 +41,7 @@ DEFAULT_KIMG = {"tiny": 1.0, "cpu": 1.0, "paper": 10.0}
 
 def benchmark_config(profile: str, arch: str, resolution: int, kimg: float) -> GANConfig:
     """The profile's config at full resolution from the start, stopping at ``kimg``, no Fréchet distance."""
-    config = getattr(GANConfig, profile)(arch, resolution, N_LABELS)
+    config = profiles.get(profile).gan_config(arch, resolution, N_LABELS)
     changes: dict[str, object] = {"total_kimg": kimg, "min_fid_kimg": kimg * 10, "fid_every_kimg": kimg * 10}
     if config.grows:
         changes["lod_initial_resolution"] = resolution  # no growing: every image at full resolution

@@ -15,7 +15,7 @@ runs a short calibration, then as many images as fill ``--seconds``.
 It prints, per stage, images per second (images shown to D for a GAN, training images for a
 classifier, setup and validation excluded) and the peak device memory, then the projected hours
 for the profile's whole set of sweeps (every benchmark, modality, setting, seed and generator of
-``synthmed.experiments.SWEEP_SETTINGS`` and ``SWEEP_SEEDS``) from those rates: each GAN run to its
+``synthmed.profiles``: ``Profile.settings`` and ``Profile.seeds``) from those rates: each GAN run to its
 ``total_kimg`` and each classifier run to ``max_epochs`` epochs. Early stopping ends most runs
 well before either, so this is an upper bound. Exits 2 when asked for CUDA and none is present.
 """
@@ -31,13 +31,14 @@ import time
 import numpy as np
 import torch
 
-from synthmed import experiments
+from synthmed import experiments, profiles
 from synthmed.classify.models import ClassifierConfig
 from synthmed.classify.train import train_classifier, validation_auc
 from synthmed.data import benchmarks
 from synthmed.gan.config import GANConfig
 from synthmed.gan.frechet import DownsampledPixels
 from synthmed.gan.train import train_gan
+from synthmed.generators import GAN_ARCH
 
 N_LABELS = 14  # CheXpert's findings: the widest label vector of the benchmarks
 N_IMAGES = 2048  # random training images per resolution (uint8; at 128 px 32 MiB)
@@ -48,7 +49,7 @@ def sweep_resolutions(profile: str) -> list[int]:
     """The resolutions the profile's sweeps train at."""
     return sorted({
         experiments.point_resolution(benchmarks.BenchmarkPoint(m, b, s), profile)
-        for (m, b), settings in experiments.SWEEP_SETTINGS[profile].items() for s in settings
+        for (m, b), settings in profiles.get(profile).settings.items() for s in settings
     })
 
 
@@ -62,8 +63,7 @@ def random_data(resolution: int, n: int = N_IMAGES, seed: int = 0) -> tuple[np.n
 
 def gan_smoke_config(profile: str, arch: str, resolution: int, kimg: float, precision: str) -> GANConfig:
     """The profile's config, at full resolution from the start, stopping at ``kimg``, no Fréchet evaluation."""
-    config = experiments.gan_config({"progan": "prog-GAN", "cpdgan": "cpD-GAN"}[arch], profile, resolution,
-                                    N_LABELS, precision)
+    config = profiles.get(profile).gan_config(arch, resolution, N_LABELS, precision)
     changes: dict[str, object] = {"total_kimg": kimg, "min_fid_kimg": kimg * 10, "fid_every_kimg": kimg * 10}
     if config.grows:  # growing spends its first images at low resolution: measure the full-resolution rate
         changes["lod_initial_resolution"] = resolution
@@ -129,16 +129,16 @@ def projection(profile: str, gan_rates: dict[tuple[str, int], float],
     """Hours for every sweep run of the profile at the measured rates (upper bounds: no early stopping)."""
     gan_hours = clf_hours = 0.0
     runs = {"gan": 0, "classifier": 0}
-    seeds = len(experiments.SWEEP_SEEDS[profile])
-    for (modality, benchmark), settings in experiments.SWEEP_SETTINGS[profile].items():
+    seeds = len(profiles.get(profile).seeds)
+    for (modality, benchmark), settings in profiles.get(profile).settings.items():
         for setting in settings:
             resolution = experiments.point_resolution(benchmarks.BenchmarkPoint(modality, benchmark, setting), profile)
-            for generator, arch in experiments.GENERATORS.items():
-                total = experiments.gan_config(generator, profile, resolution, N_LABELS).total_kimg
+            for arch in GAN_ARCH.values():
+                total = profiles.get(profile).gan_config(arch, resolution, N_LABELS).total_kimg
                 gan_hours += seeds * total * 1000 / gan_rates[arch, resolution] / 3600
                 runs["gan"] += seeds
             # One real-trained classifier per point and seed, one synthetic-trained per generator.
-            n_classifiers = seeds * (1 + len(experiments.GENERATORS))
+            n_classifiers = seeds * (1 + len(GAN_ARCH))
             images = classifier.max_epochs * classifier.epoch_images
             clf_hours += n_classifiers * images / clf_rates[resolution] / 3600
             runs["classifier"] += n_classifiers
@@ -148,7 +148,7 @@ def projection(profile: str, gan_rates: dict[tuple[str, int], float],
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="paper", choices=("tiny", "cpu", "paper"))
+    parser.add_argument("--profile", default="paper", choices=profiles.NAMES)
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--seconds", type=float, default=None,
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     gan_rates: dict[tuple[str, int], float] = {}
     clf_rates: dict[int, float] = {}
     for resolution in resolutions:
-        for generator, arch in experiments.GENERATORS.items():
+        for generator, arch in GAN_ARCH.items():
             rate, batch, peak = gan_rate(args.profile, arch, resolution, seconds, device, args.precision)
             gan_rates[arch, resolution] = rate
             print(f"{generator:24} {resolution:>4} {batch:>5} {rate:>10.1f} {peak:>9}", flush=True)

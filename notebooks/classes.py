@@ -31,7 +31,7 @@
 profile = "cpu"  # tiny, cpu or paper: data sizes, network widths, training length, settings swept
 seed = 0  # first seed of the runs; a point with several runs uses seed, seed + 1, ...
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
-n_seeds = None  # runs per point; None: the profile's number (synthmed.experiments.SWEEP_SEEDS: 1, 1, 3)
+n_seeds = None  # runs per point; None: the profile's number (synthmed.profiles: tiny 1, cpu 1, paper 3)
 chest_settings = None  # numbers of combinations for chest; None: the profile's (cpu: 20, 6, 2)
 brain_settings = None  # numbers of combinations for brain; None: the profile's (cpu: 10, 6, 2)
 device = "auto"  # "auto": CUDA when present, else CPU

@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import paper_results, plots, widgets
-from synthmed.config import REAL_SOURCE_IMAGES, data_config
+from synthmed import paper_results, plots, profiles, widgets
+from synthmed.config import REAL_SOURCE_IMAGES
 from synthmed.data import BRAIN_LABELS, CHEXPERT_LABELS, RSNA_SUBTYPES, benchmarks, chexpert, rsna
 from synthmed.data.phantoms import chest as chest_phantoms
 from synthmed.data.summary import example_per_label, label_frequencies, labels_of
@@ -48,7 +48,7 @@ from synthmed.experiments import load_source, prepare_data, real_baseline, whole
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
-data = data_config(profile, seed=seed, chest_patients=chest_patients, brain_patients=brain_patients)
+data = profiles.get(profile).data_config(seed=seed, chest_patients=chest_patients, brain_patients=brain_patients)
 modalities = ["chest", "brain"] if modality == "both" else [modality]
 DIFFICULTY_RESOLUTION = 32  # the classes and samples benchmarks' resolution
 # Build the datasets and train the difficulty classifiers, both modalities at once (cpu: two processes).

@@ -28,10 +28,10 @@ seed = 0  # GAN and classifier seed: initial weights, data order, latents
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
 classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
 precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
-chest_benchmark = "classes"  # the chest benchmark point both GANs are trained on ...
-chest_setting = 20  # ... its setting: the paper's largest classes point (shared with the utility chapter)
-brain_benchmark = "classes"  # the brain benchmark point ...
-brain_setting = 10  # ... the paper's largest brain classes point, 10 label combinations
+chest_benchmark = ""  # the chest benchmark point (classes, samples or resolution); "": the profile's shared point
+chest_setting = None  # ... and its setting; None: the shared point's (cpu: classes 20, the paper's largest)
+brain_benchmark = ""  # the brain benchmark point; "": the profile's shared point ...
+brain_setting = None  # ... (cpu: classes 10, the paper's largest brain classes point)
 samples_per_row = 5  # images per label combination and source in the sample grids
 explorer_seeds = 3  # latent seeds precomputed for the explorer (seed, seed + 1, ...)
 
@@ -44,29 +44,20 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import plots, widgets
-from synthmed.experiments import FD_IMAGES, GENERATORS, gan_config, load_sources, prepare_points, run_point
+from synthmed import generators, plots, profiles, widgets
+from synthmed.experiments import generator_config, shared_point_runs
 from synthmed.gan.config import PAPER_RESOLUTIONS, build
 from synthmed.gan.sample import sample
 from synthmed.gan.train import load_generator, read_log
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
-points = {"chest": (chest_benchmark, chest_setting), "brain": (brain_benchmark, brain_setting)}
-# Both modalities at once (cpu: two processes).
-prepare_points(
-    points, profile, seed, data_root or None, classifier_weights=classifier_weights or None, precision=precision or None
-)
-sources = load_sources(profile, tuple(points), data_root or None)
-runs = {
-    (modality, generator): run_point(
-        modality, benchmark, setting, generator, profile, seed, source=sources[modality],
-        classifier_weights=classifier_weights or None, precision=precision or None,
-    )
-    for modality, (benchmark, setting) in points.items()
-    for generator in GENERATORS
-}
-logs = {key: read_log(run.gan.log_path) for key, run in runs.items()}
+settings = profiles.get(profile)
+points = {"chest": settings.shared_point("chest", chest_benchmark, chest_setting),
+          "brain": settings.shared_point("brain", brain_benchmark, brain_setting)}
+runs = shared_point_runs(profile, seed, points, data_root or None, classifier_weights=classifier_weights or None,
+                         precision=precision or None)
+logs = {key: read_log(run.trained.log_path) for key, run in runs.items()}
 
 # %% [markdown]
 # ## Two generators, one training loop
@@ -136,12 +127,12 @@ columns = {
     "n_classes": "label combinations",
     "n_labels": "labels",
     "n_train": "train images",
-    "kimg_stop": "stopped at (kimg)",
-    "gan_stop_reason": "why",
-    "kimg_best": "best (kimg)",
-    "fd_best": "best Fréchet distance",
-    "kimg_sampled": "sampled (kimg)",
-    "gan_train_s": "training (s)",
+    "train_kimg": "stopped at (kimg)",
+    "stop_reason": "why",
+    "best_kimg": "best (kimg)",
+    "stop_value": "best Fréchet distance",
+    "sampled_kimg": "sampled (kimg)",
+    "generator_train_s": "training (s)",
 }
 overview = pd.DataFrame(
     [{"modality": m, "generator": g, **{v: run.row[k] for k, v in columns.items()}} for (m, g), run in runs.items()]
@@ -165,8 +156,8 @@ resolution = runs["chest", "prog-GAN"].row["resolution"]
 n_labels = runs["chest", "prog-GAN"].row["n_labels"]
 paper_resolution = resolution if resolution in PAPER_RESOLUTIONS else PAPER_RESOLUTIONS[0]
 configs = {
-    (generator, label): gan_config(generator, which, res, n_labels)
-    for generator in GENERATORS
+    (generator, label): generator_config(generator, which, res, n_labels)
+    for generator in generators.paper_names()
     for label, which, res in (
         (f"{profile} ({resolution}x{resolution})", profile, resolution),
         (f"paper ({paper_resolution}x{paper_resolution})", "paper", paper_resolution),
@@ -266,9 +257,8 @@ display(
 
 # %%
 for modality, (benchmark, setting) in points.items():
-    fig = plots.training_curves(
-        {g: logs[modality, g] for g in GENERATORS}, title=f"{modality}, {benchmark} benchmark, setting {setting}"
-    )
+    title = f"{modality}, {benchmark} benchmark, setting {setting}"
+    fig = plots.training_curves({g: logs[modality, g] for g in generators.names()}, title=title)
     plt.show(fig)
 
 # %%
@@ -278,9 +268,9 @@ for (modality, generator), run in runs.items():
     evaluations = [r for r in logs[modality, generator] if r["kind"] == "fd"]
     sentences.append(
         f"- {modality}, {generator}: {len(evaluations)} evaluations of the Fréchet distance, each on "
-        f"{evaluations[-1]['fd_images']} real and as many generated images; the best, {run.gan.best_fd:.4g}, "
-        f"at {run.gan.best_kimg:,g} kimg; stopped at {run.gan.kimg:,g} kimg "
-        f"({why.get(run.gan.stop_reason, run.gan.stop_reason)})."
+        f"{evaluations[-1]['fd_images']} real and as many generated images; the best, {run.trained.stop_value:.4g}, "
+        f"at {run.trained.best_kimg:,g} kimg; stopped at {run.trained.train_kimg:,g} kimg "
+        f"({why.get(run.trained.stop_reason, run.trained.stop_reason)})."
     )
 display(Markdown("\n".join(sentences)))
 
@@ -300,7 +290,7 @@ display(Markdown("\n".join(sentences)))
 # %%
 sample_sets = {
     modality: widgets.sample_set(
-        {g: runs[modality, g].gan.checkpoint for g in GENERATORS},
+        {g: runs[modality, g].trained.model for g in generators.names()},
         *runs[modality, "prog-GAN"].arrays["train"],
         runs[modality, "prog-GAN"].subset.labels,
         seeds=range(seed, seed + explorer_seeds),
@@ -334,7 +324,7 @@ if small:
 
 # %%
 for modality in points:
-    G, config = load_generator(runs[modality, "prog-GAN"].gan.checkpoint)
+    G, config = load_generator(runs[modality, "prog-GAN"].trained.model)
     samples = sample_sets[modality]
     stages = {r: round(math.log2(config.resolution // r)) for r in config.resolutions()}
     rows = {
@@ -369,11 +359,11 @@ display(
         "\n".join(
             [
                 "- **Features for early stopping.** The paper computed FID with Inception features on "
-                f"{FD_IMAGES['paper']:,} real and as many generated images (the paper's repository). Inception's "
-                "weights cannot be downloaded "
+                f"{profiles.get('paper').fd_images:,} real and as many generated images (the paper's "
+                "repository). Inception's weights cannot be downloaded "
                 "here, so we use the pooled features of the benchmark point's own classifier trained on the real "
                 f"training split (`synthmed.features.real_classifier_features`, here `{extractor}`), on up to "
-                f"{FD_IMAGES[profile]:,} images at the `{profile}` profile, never more than the training split "
+                f"{settings.fd_images:,} images at the `{profile}` profile, never more than the training split "
                 "holds. A researcher with local Inception weights can pass them as the extractor.",
                 (
                     f"- **Sizes.** At the `{profile}` profile the networks are narrower (latent {ours.latent}, at "

@@ -28,10 +28,10 @@ seed = 0  # GAN and classifier seed, and the draw of example images
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
 classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
 precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
-chest_benchmark = "classes"  # the chest benchmark point, as in the utility chapter ...
-chest_setting = 20  # ... and its setting
-brain_benchmark = "classes"  # the brain benchmark point ...
-brain_setting = 10  # ... and its setting
+chest_benchmark = ""  # the chest benchmark point (classes, samples or resolution); "": the profile's shared point
+chest_setting = None  # ... and its setting; None: the shared point's (cpu: classes 20, the paper's largest)
+brain_benchmark = ""  # the brain benchmark point; "": the profile's shared point ...
+brain_setting = None  # ... (cpu: classes 10, the paper's largest brain classes point)
 n_queries = 100  # synthetic test images searched for, as the paper's number_nn_compute
 n_examples = 4  # queries shown beside their nearest real image, for each kind (closest, random)
 percentile = 5.0  # memorisation threshold: this percentile of the real test images' distances to train
@@ -45,26 +45,21 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import plots
+from synthmed import generators, plots, profiles
 from synthmed.analysis.attribution import occlusion_maps
 from synthmed.analysis.neighbours import example_queries, memorisation, nearest_neighbours, query_indices
 from synthmed.classify.train import extract_features
 from synthmed.data.summary import example_per_label, labels_of
-from synthmed.experiments import GENERATORS, load_sources, run_point
+from synthmed.experiments import shared_point_runs
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
-points = {"chest": (chest_benchmark, chest_setting), "brain": (brain_benchmark, brain_setting)}
-sources = load_sources(profile, tuple(points), data_root or None)
-runs = {
-    (modality, generator): run_point(
-        modality, benchmark, setting, generator, profile, seed, source=sources[modality],
-        classifier_weights=classifier_weights or None, precision=precision or None,
-    )
-    for modality, (benchmark, setting) in points.items()
-    for generator in GENERATORS
-}
-first = {modality: runs[modality, next(iter(GENERATORS))] for modality in points}
+settings = profiles.get(profile)
+points = {"chest": settings.shared_point("chest", chest_benchmark, chest_setting),
+          "brain": settings.shared_point("brain", brain_benchmark, brain_setting)}
+runs = shared_point_runs(profile, seed, points, data_root or None, classifier_weights=classifier_weights or None,
+                         precision=precision or None, prepare=False)  # the generators chapter trained them
+first = {modality: runs[modality, generators.names()[0]] for modality in points}
 
 # %% [markdown]
 # ## The feature space
@@ -84,14 +79,14 @@ for modality, run in first.items():
     x_train, x_test = run.arrays["train"][0], run.arrays["test"][0]
     features[modality, "train"] = extract_features(run.real_model, x_train)
     features[modality, "test"] = extract_features(run.real_model, x_test)
-    for generator in GENERATORS:
+    for generator in generators.names():
         features[modality, generator] = extract_features(run.real_model, runs[modality, generator].synthetic["test"])
 display(
     Markdown(
         ", ".join(
             f"{modality}: {features[modality, 'train'].shape[1]}-dimensional features of "
             f"{len(features[modality, 'train'])} training, {len(features[modality, 'test'])} test and "
-            f"{len(features[modality, next(iter(GENERATORS))])} synthetic test images per generator"
+            f"{len(features[modality, generators.names()[0]])} synthetic test images per generator"
             for modality in points
         )
         + "."
@@ -141,7 +136,7 @@ for modality, run in first.items():
     y_train, y_test = run.arrays["train"][1], run.arrays["test"][1]
     test_index, _ = nearest_neighbours(features[modality, "test"], features[modality, "train"], k=1)
     row = {"modality": modality, "real test": float((y_train[test_index[:, 0]] == y_test).all(axis=1).mean())}
-    for generator in GENERATORS:
+    for generator in generators.names():
         index, _ = nearest[modality, generator]
         row[generator] = float((y_train[index] == y_test).all(axis=1).mean())
     same_labels.append(row)
@@ -240,11 +235,11 @@ for modality, run in first.items():
         display(Markdown(f"**{modality}**: no test image carries a finding; no maps."))
         continue
     images, truth = x_test[positions], y_test[positions]
-    models = {"real": run.real_model} | {g: runs[modality, g].synthetic_model for g in GENERATORS}
+    models = {"real": run.real_model} | {g: runs[modality, g].synthetic_model for g in generators.names()}
     maps = {name: occlusion_maps(model, images, truth) for name, model in models.items()}
     titles = [f"{f}\n(all: {labels_of(chosen[f], labels)})" for f in findings]
     plt.show(plots.attribution_pairs(images, maps, titles=titles, suptitle=f"{modality}: occlusion maps"))
-    scores = {"real": run.scores_real} | {g: runs[modality, g].scores_synthetic for g in GENERATORS}
+    scores = {"real": run.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.names()}
     probabilities = pd.DataFrame(
         {
             name: [float(s[p, labels.index(f)]) for p, f in zip(positions, findings, strict=True)]

@@ -53,18 +53,17 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import plots
-from synthmed.classify.models import ClassifierConfig
+from synthmed import plots, profiles
 from synthmed.experiments import load_sources, run_point
 from synthmed.reader import study
-from synthmed.reader.machine import READER_RESOLUTIONS, machine_read, point_images
+from synthmed.reader.machine import machine_read, point_images
 from synthmed.reader.quiz import Quiz, make_items
 from synthmed.reader.responses import CONFIDENCE_RANGE, RESPONSE_COLUMNS, TRUTH_VALUES, read_responses
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
 modalities = ("chest", "brain")
-resolutions = tuple(resolutions or READER_RESOLUTIONS[profile])
+resolutions = tuple(resolutions or profiles.get(profile).reader_resolutions)
 sources = load_sources(profile, modalities, data_root or None)
 
 # %% [markdown]
@@ -107,7 +106,7 @@ sources = load_sources(profile, modalities, data_root or None)
 # {cite}`clopper1934` and the exact binomial test against chance.
 
 # %%
-config = ClassifierConfig.for_profile(profile, seed=seed, weights=classifier_weights, precision=precision)
+config = profiles.get(profile).classifier_config(seed=seed, weights=classifier_weights, precision=precision)
 reader_images, machine_rows = {}, []
 for modality in modalities:
     for resolution in resolutions:
@@ -233,24 +232,8 @@ plt.show(plots.image_grid(shown, titles, ncols=8, size=1.4))
 # %%
 simulated = not responses_csv
 if simulated:
-    if len(sim_accuracies) != len(sim_resolutions):
-        raise ValueError(f"sim_accuracies has {len(sim_accuracies)} rows for {len(sim_resolutions)} sim_resolutions")
-    responses = pd.concat(
-        [
-            study.simulate_panel(
-                sim_readers,
-                sim_reads_per_reader,
-                sim_accuracies[i],
-                seed=seed * 1000 + 10 * i + j,
-                modality=modality,
-                resolution=resolution,
-                generator=generator,
-            )
-            for i, resolution in enumerate(sim_resolutions)
-            for j, modality in enumerate(modalities)
-        ],
-        ignore_index=True,
-    )
+    responses = study.simulate_panels(sim_readers, sim_reads_per_reader, sim_accuracies, sim_resolutions, modalities,
+                                      seed=seed, generator=generator)
     source_name, source_tag = "SIMULATED panel", ""
     display(
         Markdown(

@@ -31,7 +31,7 @@
 profile = "cpu"  # tiny, cpu or paper: data sizes, network widths, training length, settings swept
 seed = 0  # first seed of the runs; a point with several runs uses seed, seed + 1, ...
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
-n_seeds = None  # runs per point; None: the profile's number (synthmed.experiments.SWEEP_SEEDS: 1, 1, 3)
+n_seeds = None  # runs per point; None: the profile's number (synthmed.profiles: tiny 1, cpu 1, paper 3)
 chest_settings = None  # chest images per combination (paper's numbers); None: profile's (cpu: 5950, 1000, 200)
 brain_settings = None  # brain images per combination (paper's numbers); None: profile's (cpu: 5400, 1000, 100)
 device = "auto"  # "auto": CUDA when present, else CPU

@@ -30,10 +30,10 @@ seed = 0  # GAN and classifier seed: initial weights, data order, latents, boots
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
 classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
 precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
-chest_benchmark = "classes"  # the chest benchmark point (resolution, classes or samples) ...
-chest_setting = 20  # ... and its setting: here the paper's largest classes point, 20 label combinations
-brain_benchmark = "classes"  # the brain benchmark point ...
-brain_setting = 10  # ... the paper's largest brain classes point, 10 label combinations
+chest_benchmark = ""  # the chest benchmark point (classes, samples or resolution); "": the profile's shared point
+chest_setting = None  # ... and its setting; None: the shared point's (cpu: classes 20, the paper's largest)
+brain_benchmark = ""  # the brain benchmark point; "": the profile's shared point ...
+brain_setting = None  # ... (cpu: classes 10, the paper's largest brain classes point)
 
 # %%
 import logging
@@ -42,25 +42,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import plots
+from synthmed import generators, plots, profiles
 from synthmed.classify.metrics import MEAN_ROW, PAPER_TEST_MULTIPLE, paper_variant_steps
 from synthmed.classify.models import ClassifierConfig
-from synthmed.experiments import GENERATORS, N_BOOT, load_sources, run_point
+from synthmed.experiments import shared_point_runs
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
-points = {"chest": (chest_benchmark, chest_setting), "brain": (brain_benchmark, brain_setting)}
-sources = load_sources(profile, tuple(points), data_root or None)
-runs = {
-    (modality, generator): run_point(
-        modality, benchmark, setting, generator, profile, seed, source=sources[modality],
-        classifier_weights=classifier_weights or None, precision=precision or None,
-    )
-    for modality, (benchmark, setting) in points.items()
-    for generator in GENERATORS
-}
+settings = profiles.get(profile)
+points = {"chest": settings.shared_point("chest", chest_benchmark, chest_setting),
+          "brain": settings.shared_point("brain", brain_benchmark, brain_setting)}
+runs = shared_point_runs(profile, seed, points, data_root or None, classifier_weights=classifier_weights or None,
+                         precision=precision or None, prepare=False)  # the generators chapter trained them
 rows = pd.DataFrame([run.row for run in runs.values()])
-classifier = ClassifierConfig.for_profile(profile, seed=seed, weights=classifier_weights, precision=precision)
+classifier = settings.classifier_config(seed=seed, weights=classifier_weights, precision=precision)
 paper_classifier = ClassifierConfig.paper()
 
 # %% [markdown]
@@ -137,10 +132,10 @@ display(
             "n_test",
             "real_epochs",
             "synthetic_epochs",
-            "kimg_sampled",
-            "fd_best",
+            "sampled_kimg",
+            "stop_value",
         ]
-    ].rename(columns={"kimg_sampled": "kimg", "fd_best": "FD"})
+    ].rename(columns={"sampled_kimg": "kimg", "stop_value": "FD"})
 )
 
 # %% [markdown]
@@ -153,10 +148,10 @@ display(
 
 # %%
 for modality in points:
-    first = runs[modality, next(iter(GENERATORS))]
+    first = runs[modality, generators.names()[0]]
     evaluation = pd.concat(
         [first.evaluation[first.evaluation["trained_on"] == "real"]]
-        + [runs[modality, g].evaluation[runs[modality, g].evaluation["trained_on"] == g] for g in GENERATORS],
+        + [runs[modality, g].evaluation[runs[modality, g].evaluation["trained_on"] == g] for g in generators.names()],
         ignore_index=True,
     )
     point = first.subset.point
@@ -166,9 +161,9 @@ for modality in points:
 # %%
 sentences = []
 for modality in points:
-    first = runs[modality, next(iter(GENERATORS))]
+    first = runs[modality, generators.names()[0]]
     parts = [f"real {first.row['auc_real']:.3f} ({first.row['auc_real_low']:.3f}-{first.row['auc_real_high']:.3f})"]
-    for g in GENERATORS:
+    for g in generators.names():
         r = runs[modality, g].row
         parts.append(f"{g} {r['auc_synthetic']:.3f} ({r['auc_synthetic_low']:.3f}-{r['auc_synthetic_high']:.3f})")
     sentences.append(f"- **{modality}**, mean AUROC (95% CI): " + ", ".join(parts) + ".")
@@ -178,7 +173,7 @@ widest = max(
 display(
     Markdown(
         "\n".join(sentences)
-        + f"\n\nThe intervals come from {N_BOOT[profile]:,} bootstrap resamples of the "
+        + f"\n\nThe intervals come from {settings.n_boot:,} bootstrap resamples of the "
         f"{rows['n_test'].min():,}-{rows['n_test'].max():,} test images; the widest is "
         f"{widest:.3f} wide. A label with a handful of positives can still swing from one end of the axis to "
         "the other, as the per-label bars above show."
@@ -194,9 +189,9 @@ display(
 
 # %%
 for modality in points:
-    first = runs[modality, next(iter(GENERATORS))]
+    first = runs[modality, generators.names()[0]]
     y_test = first.arrays["test"][1]
-    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in GENERATORS}
+    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.names()}
     plt.show(plots.roc_curves(y_test, scores, list(first.subset.labels), title=first.subset.point.name))
 
 # %% [markdown]
@@ -264,10 +259,10 @@ display(
 # %%
 steps = []
 for modality in points:
-    first = runs[modality, next(iter(GENERATORS))]
+    first = runs[modality, generators.names()[0]]
     y_test = first.arrays["test"][1]
     labels = list(first.subset.labels)
-    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in GENERATORS}
+    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.names()}
     for name, s in scores.items():
         table = paper_variant_steps(y_test, s, labels)
         per_label = table.drop(index=MEAN_ROW)

@@ -257,10 +257,10 @@ def build(
     html: bool = True,
 ) -> list[NotebookRun]:
     """Execute every notebook in the table of contents for `profile`, then build the HTML book."""
-    from synthmed.config import check_profile
+    from synthmed import profiles
 
     root = Path(root).resolve()
-    params_file = root / "params" / f"{check_profile(profile)}.yaml"
+    params_file = root / "params" / f"{profiles.get(profile).name}.yaml"
     env = {
         "SYNTHMED_HOME": os.environ.get("SYNTHMED_HOME", str(root / ".synthmed")),
         "TQDM_DISABLE": "1",  # progress bars would land in the book as widgets

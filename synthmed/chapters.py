@@ -96,8 +96,8 @@ def benchmark_chapter(
     precision: str | None = None,
 ) -> BenchmarkChapter:
     """Run (or load from the caches) both modalities' sweeps of `benchmark`, as a chapter's parameters
-    give them: None takes the profile's seeds, settings and worker processes (`experiments.SWEEP_SEEDS`,
-    `SWEEP_SETTINGS`, `sweep_workers`), and None or "" the profile's classifier weights and precision."""
+    give them: None takes the profile's seeds, settings and worker processes (`Profile.seeds`,
+    `Profile.settings`, `sweep_workers`), and None or "" the profile's classifier weights and precision."""
     seeds = experiments.sweep_seeds(profile, seed, n_seeds)
     results, label_results, settings = experiments.benchmark_sweeps(
         benchmark,

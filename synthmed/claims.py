@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from synthmed import generators as registry
+from synthmed import profiles
 from synthmed.aggregate import mean_over_seeds
 
-GENERATORS = ("cpD-GAN", "prog-GAN")
+T1_PAIR = ("cpD-GAN", "prog-GAN")  # the paper's T1 compares its two GANs, whatever else is registered
 
 # The paper's statements, with where they come from.
 STATEMENTS = {
@@ -195,9 +197,9 @@ def t1_cpd_above_prog(results: pd.DataFrame, modality: str | None = None, benchm
     means = _subset(seed_means(results), modality, benchmark, None)
     keys = [c for c in ("modality", "benchmark", "setting") if c in means.columns]
     wide = means.pivot_table(index=keys, columns="generator", values="auc_synthetic", aggfunc="first")
-    if not set(GENERATORS) <= set(wide.columns):
+    if not set(T1_PAIR) <= set(wide.columns):
         return _undecided("T1", scope, "it needs results for both cpD-GAN and prog-GAN")
-    wide = wide[list(GENERATORS)].dropna()
+    wide = wide[list(T1_PAIR)].dropna()
     if wide.empty:
         return _undecided("T1", scope, "no point has a synthetic AUROC for both generators")
     difference = wide["cpD-GAN"] - wide["prog-GAN"]
@@ -283,14 +285,17 @@ def check_benchmark(
     results: pd.DataFrame,
     benchmark: str,
     modalities: Iterable[str] | None = None,
-    generators: Sequence[str] = GENERATORS,
+    generators: Sequence[str] | None = None,
 ) -> list[Verdict]:
-    """T1 per modality, then the benchmark's own claim (T2, T3 or T4) per modality and generator."""
+    """T1 per modality, then the benchmark's own claim (T2, T3 or T4) per modality and generator
+    (None: every registered generator the results hold, in registry order)."""
     if benchmark not in BENCHMARK_CLAIM:
         raise ValueError(f"unknown benchmark {benchmark!r}; expected one of {', '.join(BENCHMARK_CLAIM)}")
     if "benchmark" in results.columns:
         results = results[results["benchmark"] == benchmark]
     modalities = list(modalities) if modalities is not None else list(pd.unique(results["modality"]))
+    if generators is None:
+        generators = [g for g in registry.names() if g in set(results["generator"])]
     claim = {"T2": t2_fewer_classes_smaller_gap, "T3": t3_synthetic_falls_earlier, "T4": t4_resolution_gap_not_larger}[
         BENCHMARK_CLAIM[benchmark]
     ]
@@ -345,7 +350,7 @@ def why_may_differ(verdict: Verdict, profile: str | None = None, real_data: bool
         )
     if n.get("n_seeds") == 1:
         reasons.append("each point is a single run (one seed), so seed-to-seed variation is not averaged out")
-    if profile in ("tiny", "cpu"):
+    if profile is not None and profiles.get(profile).brief_gans:
         reasons.append(
             f"the `{profile}` profile's GANs are narrow and trained for a few thousand images instead of "
             "the paper's 12 million, so neither generator is near convergence"

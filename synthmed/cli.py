@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from synthmed import generators, profiles
+
 # Errors whose message is written for the user (it names the file, value or option); any other
 # exception is a bug, shown with its type.
 _USER_ERRORS = (ValueError, LookupError, OSError, RuntimeError, TimeoutError, ImportError)
@@ -32,23 +34,23 @@ def _check_options(args: argparse.Namespace) -> None:
     if weights not in (None, "imagenet", "none") and not Path(weights).expanduser().is_file():
         raise CommandError(f"--classifier-weights {weights}: no such file; give imagenet, none or the path of "
                            "a torchvision densenet121 state dict")
-    if getattr(args, "profile", None) == "paper" and args.command in ("run", "classify", "book"):
+    if args.command in ("run", "classify", "book") and profiles.get(args.profile).needs_real_data:
         _check_paper(args)
 
 
 def _check_paper(args: argparse.Namespace) -> None:
-    """profile paper: the real datasets, a CUDA GPU and the classifier weights, before any work."""
+    """A profile that needs them (paper): the real datasets, a CUDA GPU and the classifier weights, before any work."""
     from synthmed.experiments import check_paper_ready
 
     if args.command == "book":  # the notebooks take data_root and the options from params/paper.yaml
         from synthmed.book import load_parameters
 
-        params = load_parameters(Path(args.root) / "params" / "paper.yaml", "any")
-        check_paper_ready("paper", params.get("data_root") or None, "auto",
+        params = load_parameters(Path(args.root) / "params" / f"{args.profile}.yaml", "any")
+        check_paper_ready(args.profile, params.get("data_root") or None, "auto",
                           classifier_weights=params.get("classifier_weights") or None)
         return
     modalities = (args.modality,) if isinstance(args.modality, str) else tuple(args.modality)
-    check_paper_ready("paper", args.data_root, args.device, modalities, args.classifier_weights)
+    check_paper_ready(args.profile, args.data_root, args.device, modalities, args.classifier_weights)
 
 
 def _check_device(device: str) -> None:
@@ -119,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         classifier_weights=args.classifier_weights,
         precision=args.precision,
     )
-    columns = ["setting", "generator", "seed", "n_train", "n_test", "auc_real", "auc_synthetic", "gap", "kimg_stop"]
+    columns = ["setting", "generator", "seed", "n_train", "n_test", "auc_real", "auc_synthetic", "gap", "train_kimg"]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(results[columns].round(4).to_string(index=False))
     for skip in results.attrs.get("skipped", []):
@@ -131,11 +133,11 @@ def _run(args: argparse.Namespace) -> int:
 def _data(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from synthmed.config import data_config
     from synthmed.data import benchmarks
     from synthmed.experiments import load_source
 
-    data = data_config(args.profile, chest_patients=args.chest_patients, brain_patients=args.brain_patients)
+    data = profiles.get(args.profile).data_config(chest_patients=args.chest_patients,
+                                                  brain_patients=args.brain_patients)
     for modality in args.modality:
         source = load_source(modality, data, args.data_root)
         kind = "data" if source.real_data else "phantoms"
@@ -179,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     book = sub.add_parser("book", help="execute the notebooks for a profile and build the HTML book")
-    book.add_argument("--profile", default="cpu", choices=("tiny", "cpu", "paper"))
+    book.add_argument("--profile", default="cpu", choices=profiles.NAMES)
     book.add_argument("--root", default=".", help="repository root holding _toc.yml (default: .)")
     book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
     book.add_argument(
@@ -188,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--no-html", action="store_true", help="execute notebooks only")
     book.set_defaults(func=_book)
 
-    profile = {"default": "cpu", "choices": ("tiny", "cpu", "paper"), "help": "tiny, cpu or paper (default: cpu)"}
+    profile = {"default": "cpu", "choices": profiles.NAMES,
+               "help": "; ".join(f"{p.name}: {p.summary}" for p in profiles.PROFILES.values()) + " (default: cpu)"}
     data_root = {"default": None, "help": "folder with CheXpert-v1.0-small/ and stage_2_train.csv; default: phantoms"}
     device = {"default": "auto", "help": "auto (CUDA when present), cpu or cuda"}
     weights = {
@@ -214,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", **precision)
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     run.add_argument("--settings", type=int, nargs="+", default=None, help="default: the profile's settings")
-    run.add_argument("--generators", nargs="+", default=("cpD-GAN", "prog-GAN"), choices=("cpD-GAN", "prog-GAN"))
+    run.add_argument("--generators", nargs="+", default=generators.names(), choices=generators.names(),
+                     help="default: every registered generator (synthmed.generators)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
 

@@ -1,4 +1,5 @@
-"""Settings shared by every step: the run directory, profile names and a stable config hash."""
+"""Settings shared by every step: the run directory, a stable config hash and the data settings' shape
+(each profile's values: `synthmed.profiles`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-PROFILES = ("tiny", "cpu", "paper")
 
 
 def home() -> Path:
@@ -28,12 +27,6 @@ def home() -> Path:
         if (folder / "_toc.yml").exists() and (folder / "synthmed").is_dir():
             return folder / ".synthmed"
     return Path.home() / ".cache" / "synthmed"
-
-
-def check_profile(name: str) -> str:
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
-    return name
 
 
 def _jsonable(value: Any) -> Any:
@@ -76,18 +69,6 @@ class DataConfig:
     paper's structure. `*_train_scale` shrinks only training sets whose size is not a benchmark's
     axis (classes per-class train counts, the resolution benchmark's train split): evaluation splits
     and the samples benchmark's per-class counts stay at `*_scale` times the paper's.
-
-    cpu: the chest phantoms draw every patient of CheXpert's real label table (scale 1), so every
-    chest test and validation split and the samples axis are the paper's own; training sets of the
-    classes and resolution benchmarks are a quarter of the paper's. Films are rendered at 160 px on
-    the short side (CheXpert-small: about 320), which is indistinguishable after the 256 -> 32/64
-    downsampling the benchmarks use and halves the rendering time of 223,414 images. The brain
-    phantoms are 16,500 patients (264,000 slices), the smallest phantom whose label combinations
-    admit every brain subset at the paper's sizes (scale 1; `synthmed.data.phantoms.brain` says why
-    its prevalence is higher than RSNA's); training sets are a quarter of the paper's as for the
-    chest. Their slices are 128x128 DICOM matrices over RSNA's field of view (`brain_matrix`; RSNA:
-    512x512, which the reader averages down to the paper's 128 anyway): 33 KB and about 2 ms a slice
-    against 0.5 MB and 4-6 ms, 9 GB instead of 135 GB.
     """
 
     chest_patients: int  # phantom patients written as CheXpert-v1.0-small (about 3.5 images each)
@@ -106,29 +87,3 @@ class DataConfig:
 
     def train_scale(self, modality: str) -> float:
         return {"chest": self.chest_train_scale, "brain": self.brain_train_scale}[modality]
-
-
-DATA_PROFILES = {
-    "tiny": DataConfig(
-        chest_patients=260, brain_patients=80, chest_scale=0.004, brain_scale=0.0017, brain_matrix=128
-    ),
-    "cpu": DataConfig(
-        chest_patients=64_540,
-        brain_patients=16_500,
-        chest_scale=1.0,
-        brain_scale=1.0,
-        chest_train_scale=0.25,
-        brain_train_scale=0.25,
-        chest_short_side=160,
-        brain_matrix=128,
-    ),
-    # paper: the paper's numbers. The phantom sizes are used only when no data_root is given;
-    # CheXpert-small has 64,540 patients, RSNA about 25,000 exams (Flanders et al. 2020).
-    "paper": DataConfig(chest_patients=64_540, brain_patients=19_000, chest_scale=1.0, brain_scale=1.0),
-}
-
-
-def data_config(profile: str, **overrides: Any) -> DataConfig:
-    """The profile's data settings, with any non-None override (notebook parameters) applied."""
-    base = DATA_PROFILES[check_profile(profile)]
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from synthmed import generators
 from synthmed.aggregate import mean_over_seeds
 
-PALETTE = {"real": "#4d4d4d", "cpD-GAN": "#1f77b4", "prog-GAN": "#d62728"}
+REAL_COLOUR = "#4d4d4d"  # the real-trained classifier; each generator's colour is its registry entry's
 
 
 def style() -> None:
@@ -102,7 +103,7 @@ def _log_tables(records: Sequence[Mapping]) -> tuple[pd.DataFrame, pd.DataFrame,
 def training_curves(runs: Mapping[str, Sequence[Mapping]], title: str | None = None) -> plt.Figure:
     """Losses, Fréchet distance and level of detail per kimg for GAN runs, from their logs.
 
-    `runs` maps a generator's name (its colour from PALETTE) to its log records
+    `runs` maps a generator's name (its colour from `synthmed.generators`) to its log records
     (`synthmed.gan.train.read_log`: tick, fd and stop records, each with `kimg`). Six panels: D and G
     loss, the critic's Wasserstein estimate (mean real minus fake score), the gradient penalty, the
     Fréchet distance at each evaluation, and the level of detail (0 = full resolution). On the
@@ -116,7 +117,7 @@ def training_curves(runs: Mapping[str, Sequence[Mapping]], title: str | None = N
     fd_ax, lod_ax = axes[1, 1], axes[1, 2]
     for name, records in runs.items():
         ticks, fds, stop = _log_tables(records)
-        color = PALETTE.get(name)
+        color = generators.colour(name)
         if len(ticks):
             for ax, (_, _, value) in zip(curve_axes, _CURVES, strict=True):
                 values = [value(t) for t in ticks.to_dict("records")]
@@ -213,8 +214,10 @@ def sample_grid(
 
 
 def _colour(name: str, k: int) -> str:
-    """PALETTE's colour for a classifier or generator name, else the k-th colour of the cycle."""
-    return PALETTE.get(name, sns.color_palette()[k % 10])
+    """The colour of "real" or of a registered generator, else the k-th colour of the cycle."""
+    if name == "real":
+        return REAL_COLOUR
+    return generators.colour(name) or sns.color_palette()[k % 10]
 
 
 def auc_bars(evaluation: pd.DataFrame, title: str | None = None) -> plt.Figure:
@@ -322,9 +325,9 @@ def utility_gaps(rows: pd.DataFrame) -> plt.Figure:
     rows = rows.reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.1))
     y = np.arange(len(rows))
-    generators = list(dict.fromkeys(rows["generator"]))
+    names = list(dict.fromkeys(rows["generator"]))
     for i, row in rows.iterrows():
-        color = _colour(row["generator"], generators.index(row["generator"]))
+        color = _colour(row["generator"], names.index(row["generator"]))
         err = [[row["gap"] - row["gap_low"]], [row["gap_high"] - row["gap"]]]
         ax.errorbar(row["gap"], i, xerr=err, fmt="o", color=color, capsize=3, markersize=5)
         # NaN: a label had fewer than 2 positive or negative test images (metrics.delong_test)
@@ -387,8 +390,8 @@ def distance_histograms(results: Mapping[str, object], ncols: int = 2, bins: int
     for ax, (name, m) in zip(axes.flat, results.items(), strict=False):
         synthetic, test = np.asarray(m.synthetic_to_train), np.asarray(m.test_to_train)
         edges = np.histogram_bin_edges(np.concatenate([synthetic, test]), bins=bins)
-        colour = next((c for g, c in PALETTE.items() if g in name and g != "real"), "#1f77b4")
-        ax.hist(test, bins=edges, density=True, color=PALETTE["real"], alpha=0.45, label="real test -> train")
+        colour = next((spec.colour for g, spec in generators.REGISTRY.items() if g in name), "#1f77b4")
+        ax.hist(test, bins=edges, density=True, color=REAL_COLOUR, alpha=0.45, label="real test -> train")
         ax.hist(synthetic, bins=edges, density=True, color=colour, alpha=0.55, label="synthetic -> train")
         ax.axvline(m.threshold, color="black", linestyle="--", linewidth=0.9)
         ax.set_title(
@@ -636,7 +639,16 @@ def power_curves(
 # ---------------------------------------------------------------------------------------------
 # Benchmark sweeps: mean AUROC and utility gap against the benchmark's setting.
 
-CURVE_SERIES = ("real", "cpD-GAN", "prog-GAN")
+
+
+def curve_series(results: pd.DataFrame) -> tuple[str, ...]:
+    """The curves of a results table: the real-trained classifier, then every generator it holds, the
+    registered ones in registry order first, so that no generator's series is left out."""
+    present = list(dict.fromkeys(results["generator"]))
+    known = [g for g in generators.names() if g in present]
+    return ("real", *known, *[g for g in present if g not in known])
+
+
 _SETTING_TITLES = {
     "classes": "label combinations",
     "samples": "train images per combination (paper's number)",
@@ -736,7 +748,7 @@ def benchmark_curves(
     results: pd.DataFrame,
     *,
     modalities: Sequence[str] | None = None,
-    series: Sequence[str] = CURVE_SERIES,
+    series: Sequence[str] | None = None,
     gap: bool = True,
     title: str | None = None,
 ) -> plt.Figure:
@@ -748,6 +760,7 @@ def benchmark_curves(
     +/- 1 SD across seeds when there are several. Settings run left to right as in the paper.
     """
     table = curve_table(results)
+    series = curve_series(results) if series is None else series
     benchmarks_present = list(dict.fromkeys(table["benchmark"]))
     if len(benchmarks_present) != 1:
         raise ValueError(f"benchmark_curves: expected one benchmark's results, got {benchmarks_present}")
@@ -791,7 +804,8 @@ def paper_curves(values: pd.DataFrame, title: str, *, gap: bool = True) -> plt.F
             "gap": r["real"] - r[g],
         }
         for _, r in wide.iterrows()
-        for g in ("cpD-GAN", "prog-GAN")
+        for g in wide.columns
+        if g not in ("modality", "benchmark", "setting", "real")
     ]
     fig = benchmark_curves(pd.DataFrame(rows), gap=gap, title=title)
     for ax in fig.axes:

@@ -179,7 +179,8 @@ def benchmark_explorer(results, label_results=None, title: str | None = None) ->
         raise ValueError("benchmark_explorer needs a results table with at least one run")
     modalities = [m for m in ("chest", "brain") if m in set(results["modality"])]
     modality = w.Dropdown(options=["both", *modalities], value="both", description="modality")
-    generator = w.Dropdown(options=["both", "cpD-GAN", "prog-GAN"], value="both", description="generator")
+    present = plots.curve_series(results)[1:]
+    generator = w.Dropdown(options=["all", *present], value="all", description="generator")
     label = w.Dropdown(options=["mean"], value="mean", description="label")
     out = w.Output()
 
@@ -196,7 +197,7 @@ def benchmark_explorer(results, label_results=None, title: str | None = None) ->
     modality.observe(on_modality, names="value")
 
     def draw(name: str, gen: str, which: str) -> None:
-        series = ("real", "cpD-GAN", "prog-GAN") if gen == "both" else ("real", gen)
+        series = ("real", *present) if gen == "all" else ("real", gen)
         table = results if name == "both" else results[results["modality"] == name]
         heading = title
         if which != "mean":

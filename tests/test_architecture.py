@@ -152,3 +152,39 @@ def test_data_imports_nothing_above_it() -> None:
         if not any(target == a or target.startswith(a + ".") for a in allowed)
     }
     assert not leaks, f"synthmed.data imports modules above it: {sorted(leaks)}"
+
+
+PROFILE_NAMES = {"tiny", "cpu", "paper"}
+
+
+def _profile_branches(tree: ast.AST) -> list[int]:
+    """Lines that branch on a profile's name: a dict keyed by two or more profile names, or a comparison
+    of something called `profile` with a profile name (or a tuple of them)."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+            if len(keys & PROFILE_NAMES) >= 2:
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            named = any(isinstance(s, ast.Name) and "profile" in s.id for s in sides)
+            constants = {c.value for s in sides for c in ast.walk(s) if isinstance(c, ast.Constant)}
+            if named and constants & PROFILE_NAMES:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_profiles_module_branches_on_a_profile_s_name() -> None:
+    found = {
+        name: lines
+        for name, path in MODULES.items()
+        if name != "synthmed.profiles" and (lines := _profile_branches(ast.parse(path.read_text())))
+    }
+    assert not found, f"profile-specific values outside synthmed.profiles (module: lines): {found}"
+    # The check sees what it looks for: the profiles module itself holds a dict keyed by every profile.
+    assert _profile_branches(ast.parse('PROFILES = {"tiny": 1, "cpu": 2}\nif profile == "paper": pass'))
+
+
+def test_the_torch_helpers_are_a_leaf() -> None:
+    assert imports_of("synthmed.torch_utils") == set()

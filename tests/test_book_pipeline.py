@@ -85,8 +85,27 @@ def test_toc_lists_sources_in_reading_order_and_rejects_missing_files(tmp_path: 
         book.toc_notebooks(tmp_path)
 
 
-def test_the_repository_profiles_exist_and_name_themselves() -> None:
+def _notebook_parameters(source: Path) -> set[str]:
+    """The names the `parameters` cell of a jupytext source assigns."""
+    import ast
+
+    cell = source.read_text().split('# %% tags=["parameters"]', 1)[1].split("# %%", 1)[0]
+    return {t.id for node in ast.parse(cell).body if isinstance(node, ast.Assign) for t in node.targets
+            if isinstance(t, ast.Name)}
+
+
+def test_every_params_file_names_its_profile_and_holds_only_parameters_every_notebook_takes() -> None:
+    from synthmed import profiles
+
     root = Path(__file__).resolve().parents[1]
-    for profile in ("tiny", "cpu", "paper"):
-        params = book.load_parameters(root / "params" / f"{profile}.yaml", "any")
-        assert params["profile"] == profile
+    files = sorted((root / "params").glob("*.yaml"))
+    assert [f.stem for f in files] == sorted(profiles.NAMES)  # one file per profile, no stray ones
+    notebooks = {source.stem: _notebook_parameters(source) for source in book.toc_notebooks(root)}
+    assert notebooks and all(notebooks.values())
+    for path in files:
+        for name, taken in notebooks.items():
+            params = book.load_parameters(path, name)
+            assert profiles.get(params["profile"]).name == path.stem
+            # A reader's overrides only: a key no notebook takes would be dropped by papermill unseen, and
+            # a profile's own settings belong to synthmed.profiles.
+            assert set(params) <= taken, (path.name, name, set(params) - taken)

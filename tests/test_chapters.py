@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from synthmed import chapters, experiments
+from synthmed import chapters, experiments, profiles
 
 
 def results(gap_cpd: dict[int, float], gap_prog: dict[int, float]) -> pd.DataFrame:
@@ -70,21 +70,39 @@ def test_claims_follow_the_results_in_both_directions() -> None:
     assert (side["paper"] != "no published values").all()
 
 
-def test_benchmark_chapter_passes_parameters_to_the_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
+def test_benchmark_chapter_runs_every_asked_point_with_the_chapter_s_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """The chapter's parameters reach every run (settings, seeds, data root, weights, precision) through the
+    real sweeps, and the chapter holds exactly the runs it asked for (run_point stands in: no training)."""
+    from types import SimpleNamespace
 
-    def fake_sweeps(benchmark, profile, settings, seeds, data_root, device, progress, workers, **options):
-        calls.append((benchmark, profile, settings, seeds, data_root, device, workers, options))
-        return results({20: 0.2, 2: 0.1}, {20: 0.3, 2: 0.2}), pd.DataFrame(), {"chest": (20, 2)}
+    from tests.test_experiments import fake_run_point
 
-    monkeypatch.setattr(experiments, "benchmark_sweeps", fake_sweeps)
-    made = chapters.benchmark_chapter(
-        "classes", "cpu", seed=3, n_seeds=2, chest_settings=[20, 2], data_root="", workers=1
-    )
-    no_options = {"classifier_weights": None, "precision": None}  # None: the profile's
-    assert calls == [("classes", "cpu", {"chest": [20, 2], "brain": None}, (3, 4), None, "auto", 1, no_options)]
-    chapters.benchmark_chapter("classes", "paper", classifier_weights="none", precision="bf16")
-    assert calls[-1][-1] == {"classifier_weights": "none", "precision": "bf16"}
-    assert made.seeds == (3, 4) and not made.real_data and made.settings == {"chest": (20, 2)}
-    chapters.benchmark_chapter("samples", "tiny", data_root="/data")
-    assert calls[-1][3] == experiments.SWEEP_SEEDS["tiny"] and calls[-1][4] == "/data"
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    calls: list = []
+    fake = fake_run_point(calls)
+    options: list = []
+
+    def run_point(modality, benchmark, setting, generator, profile, seed=0, **kwargs):
+        options.append({k: kwargs[k] for k in ("data_root", "classifier_weights", "precision")})
+        return fake(modality, benchmark, setting, generator, profile, seed, **kwargs)
+
+    monkeypatch.setattr(experiments.sweeps, "run_point", run_point)
+    monkeypatch.setattr(experiments.sweeps, "load_source",
+                        lambda modality, data, root: SimpleNamespace(modality=modality, root=root, real_data=False))
+    made = chapters.benchmark_chapter("classes", "tiny", seed=3, n_seeds=2, chest_settings=[20], brain_settings=None,
+                                      data_root="", workers=1, classifier_weights="none", precision="bf16")
+    brain = profiles.get("tiny").settings["brain", "classes"]
+    asked = {("chest", 20)} | {("brain", s) for s in brain}
+    expected = {(m, s, g, seed) for m, s in asked for g in ("cpD-GAN", "prog-GAN") for seed in (3, 4)}
+    ran = {(r["modality"], r["setting"], r["generator"], r["seed"]) for _, r in made.results.iterrows()}
+    assert ran == expected and len(made.results) == len(expected)
+    assert len(calls) == len(expected)  # each run once
+    assert all(o == {"data_root": None, "classifier_weights": "none", "precision": "bf16"} for o in options)
+    assert made.seeds == (3, 4) and made.settings == {"chest": (20,), "brain": brain} and not made.real_data
+    # The profile's seeds and settings when the chapter leaves them out.
+    calls.clear()
+    default = chapters.benchmark_chapter("classes", "tiny", workers=1)
+    assert default.seeds == profiles.get("tiny").seeds
+    assert default.settings == {m: profiles.get("tiny").settings[m, "classes"] for m in ("chest", "brain")}

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from synthmed import profiles
 from synthmed.classify import models, train
 from synthmed.classify.models import ClassifierConfig, build_classifier, compact_cnn, densenet121
 from synthmed.classify.train import extract_features, predict, train_cached, train_classifier, validation_auc
@@ -137,11 +138,11 @@ def test_compact_cnn_shapes_and_resolution_check():
 def test_profiles_and_bad_config():
     assert ClassifierConfig.paper().arch == "densenet121"
     assert (ClassifierConfig.paper().lr, ClassifierConfig.paper().batch) == (1e-4, 48)
-    assert ClassifierConfig.for_profile("cpu", seed=3, lr=None) == ClassifierConfig.cpu(seed=3)
+    assert profiles.get("cpu").classifier_config(seed=3, lr=None) == ClassifierConfig.cpu(seed=3)
     with pytest.raises(ValueError, match="arch"):
         ClassifierConfig(arch="resnet")
     with pytest.raises(ValueError, match="unknown profile"):
-        ClassifierConfig.for_profile("huge")
+        profiles.get("huge")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,8 +401,8 @@ def test_weights_option_is_checked_and_enters_the_cache_key(tmp_path) -> None:
 
     assert ClassifierConfig.paper().weights == "imagenet" and ClassifierConfig.paper().precision == "fp32"
     assert ClassifierConfig.cpu().weights == ClassifierConfig.tiny().weights == "none"
-    assert ClassifierConfig.for_profile("paper", weights="", precision="").weights == "imagenet"
-    assert ClassifierConfig.for_profile("paper", weights="none").weights == "none"
+    assert profiles.get("paper").classifier_config(weights="", precision="").weights == "imagenet"
+    assert profiles.get("paper").classifier_config(weights="none").weights == "none"
     with pytest.raises(ValueError, match="compact CNN has no pretrained weights"):
         ClassifierConfig.cpu(weights="imagenet")
     with pytest.raises(ValueError, match="precision"):

@@ -65,7 +65,7 @@ def test_run_passes_its_options_to_run_sweep(monkeypatch: pytest.MonkeyPatch, ca
                     "auc_real": 0.81234,
                     "auc_synthetic": 0.7,
                     "gap": 0.11234,
-                    "kimg_stop": 1.5,
+                    "train_kimg": 1.5,
                 }
             ]
         )

@@ -9,8 +9,7 @@ import math
 import pandas as pd
 import pytest
 
-from synthmed import experiments
-from synthmed.config import data_config
+from synthmed import profiles
 from synthmed.data import RSNA_CSV_TYPES, chexpert, rsna
 from synthmed.data import benchmarks as bm
 
@@ -26,7 +25,7 @@ PAPER_RESOLUTION_EVAL = 4000
 @pytest.fixture(scope="module")
 def cpu_chest_index():
     phantoms = pytest.importorskip("synthmed.data.phantoms.chest")
-    data = data_config("cpu")
+    data = profiles.get("cpu").data
     table, source = phantoms.chexpert_label_table(data.chest_label_source)
     if source != "torchxrayvision":
         pytest.skip("needs CheXpert's real label table (torchxrayvision)")
@@ -38,7 +37,7 @@ def cpu_chest_index():
 @pytest.mark.parametrize("benchmark", ["classes", "samples", "resolution"])
 def test_cpu_chest_points_evaluate_on_the_papers_split_sizes(cpu_chest_index, benchmark) -> None:
     index, data = cpu_chest_index
-    settings = experiments.SWEEP_SETTINGS["cpu"]["chest", benchmark]
+    settings = profiles.get("cpu").settings["chest", benchmark]
     subsets = bm.build_benchmark(index, "chest", benchmark, data.chest_scale, data.chest_train_scale)
     for setting in settings:
         s = subsets[setting] if benchmark != "resolution" else next(iter(subsets.values()))
@@ -77,7 +76,7 @@ def cpu_brain_index():
     """The cpu brain phantoms' paper index from their plans (labels and patients; no pixels)."""
     from synthmed.data.phantoms import brain
 
-    data = data_config("cpu")
+    data = profiles.get("cpu").data
     plans = brain.plan_patients(data.brain_patients, data.seed, matrix=data.brain_matrix)
     rows = [(img, p.patient_id, *lab) for p in plans for img, lab in zip(p.image_ids, p.labels, strict=True)]
     index = pd.DataFrame(rows, columns=["path", "patient", *RSNA_CSV_TYPES])  # an image id stands for its path
@@ -87,7 +86,7 @@ def cpu_brain_index():
 @pytest.mark.parametrize("benchmark", ["classes", "samples", "resolution"])
 def test_cpu_brain_points_evaluate_on_the_papers_split_sizes(cpu_brain_index, benchmark) -> None:
     index, data = cpu_brain_index
-    settings = experiments.SWEEP_SETTINGS["cpu"]["brain", benchmark]
+    settings = profiles.get("cpu").settings["brain", benchmark]
     subsets = bm.build_benchmark(index, "brain", benchmark, data.brain_scale, data.brain_train_scale)
     for setting in settings:
         s = subsets[setting]

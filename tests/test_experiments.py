@@ -17,9 +17,8 @@ import pandas as pd
 import pytest
 import torch
 
-from synthmed import experiments
+from synthmed import experiments, profiles
 from synthmed.classify import train as classify_train
-from synthmed.config import data_config
 from synthmed.gan import train as gan_train
 
 POINT = ("chest", "classes", 20)  # the most val/test images of this small set: every AUC is defined
@@ -31,7 +30,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> experiments.Source:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SYNTHMED_HOME", str(tmp_path_factory.mktemp("phantom-home")))
         patch.setenv("TQDM_DISABLE", "1")
-        return experiments.load_source("chest", data_config("tiny", chest_patients=80))
+        return experiments.load_source("chest", profiles.get("tiny").data_config(chest_patients=80))
 
 
 class Counter:
@@ -81,7 +80,7 @@ def test_point_caches_resumes_and_reruns_only_dependent_steps(
     # Resumed: only the synthetic classifier trains; the GAN is not retrained.
     first = experiments.run_point(*POINT, "cpD-GAN", "tiny", source=source)
     assert count.reset() == (1, 0)
-    assert first.gan.from_cache and first.gan.finished
+    assert first.trained.stop_reason in ("total_kimg", "patience")  # finished, loaded from the cache
 
     # The same point again: nothing trains, and the row is the same.
     again = experiments.run_point(*POINT, "cpD-GAN", "tiny", source=source)
@@ -102,13 +101,13 @@ def test_point_caches_resumes_and_reruns_only_dependent_steps(
 
     x_test, y_test = first.arrays["test"]
     assert set(first.synthetic) == {"train", "val", "test"} and first.synthetic["test"].shape == x_test.shape
-    np.testing.assert_array_equal(first.synthetic["test"], sample(first.gan.checkpoint, y_test, seed=2, device="cpu"))
-    assert first.row["kimg_sampled"] == first.gan.sampled_kimg
-    if first.row["gan_stop_reason"] == "patience":
-        assert first.row["kimg_sampled"] == first.row["kimg_best"]
-    sampled_at = first.row["kimg_best"] if first.gan.sampled == "best" else first.row["kimg_stop"]
-    assert first.row["kimg_sampled"] == sampled_at
-    assert first.row["fd_domain_best"] == first.row["fd_best"]  # at tiny the in-domain distance stops the run
+    np.testing.assert_array_equal(first.synthetic["test"], sample(first.trained.model, y_test, seed=2, device="cpu"))
+    assert first.row["sampled_kimg"] == first.trained.sampled_kimg
+    # The original samples the best network at a patience stop, else the last.
+    sampled_at = first.row["best_kimg"] if first.row["stop_reason"] == "patience" else first.row["train_kimg"]
+    assert first.row["sampled_kimg"] == sampled_at
+    assert first.row["stop_metric"] == "fd_domain"  # at tiny the in-domain distance stops the run
+    assert first.row["fd_domain"] == first.row["stop_value"]
     table = experiments.validate_results(pd.DataFrame([first.row, other.row]))
     assert list(table.columns) == list(experiments.RESULT_COLUMNS)
     assert table["generator"].tolist() == ["cpD-GAN", "prog-GAN"]
@@ -151,7 +150,7 @@ def test_sweep_runs_every_point_once_and_saves_a_valid_table(
 ) -> None:
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     calls: list = []
-    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
     results = experiments.run_sweep(
         "chest", "classes", "tiny", settings=(20, 6), seeds=(0, 1), progress=False, source=source
     )
@@ -172,11 +171,11 @@ def test_sweep_runs_every_point_once_and_saves_a_valid_table(
     calls.clear()
     again = experiments.run_sweep("chest", "classes", "tiny", generators=("cpD-GAN",), progress=False, source=source)
     assert [(s, seed) for s, _, seed, _ in calls] == [
-        (s, 0) for s in experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]
+        (s, 0) for s in profiles.get("tiny").settings["chest", "classes"]
     ]
     assert len(again) == len(calls)
     saved = experiments.load_results("chest", "classes", "tiny")
-    assert len(saved) == 8 + len(set(experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]) - {20, 6})
+    assert len(saved) == 8 + len(set(profiles.get("tiny").settings["chest", "classes"]) - {20, 6})
 
 
 def test_a_corrupt_saved_table_is_named(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,7 +198,7 @@ def test_sweep_skips_settings_that_cannot_be_built(
     results = experiments.run_sweep("chest", "samples", "tiny", progress=False, source=source)
     assert results.empty and count.reset() == (0, 0)
     skipped = results.attrs["skipped"]
-    assert [s["setting"] for s in skipped] == list(experiments.SWEEP_SETTINGS["tiny"]["chest", "samples"])
+    assert [s["setting"] for s in skipped] == list(profiles.get("tiny").settings["chest", "samples"])
     assert all("no label combination" in s["reason"] for s in skipped)
     assert experiments.load_results("chest", "samples", "tiny").empty
 
@@ -216,7 +215,7 @@ def test_sweep_refuses_unknown_inputs(source: experiments.Source) -> None:
 def test_sweep_settings_cover_every_benchmark_within_the_papers_range() -> None:
     from synthmed.data.benchmarks import SETTINGS
 
-    for profile, table in experiments.SWEEP_SETTINGS.items():
+    for profile, table in ((p.name, p.settings) for p in profiles.PROFILES.values()):
         assert set(table) == set(SETTINGS), profile
         for (modality, benchmark), settings in table.items():
             paper = SETTINGS[modality, benchmark]
@@ -224,7 +223,7 @@ def test_sweep_settings_cover_every_benchmark_within_the_papers_range() -> None:
                 assert set(settings) <= set(paper), (profile, modality, benchmark)
             if profile == "cpu" and benchmark != "resolution":
                 assert len(settings) >= 3 and max(settings) == max(paper) and min(settings) == min(paper)
-    assert all(experiments.SWEEP_SETTINGS["cpu"][m, "resolution"] == (32, 64) for m in ("chest", "brain"))
+    assert all(profiles.get("cpu").settings[m, "resolution"] == (32, 64) for m in ("chest", "brain"))
 
 
 # -- The schema, on hand-made rows (no training). ---------------------------------------------
@@ -241,6 +240,7 @@ def good_row(**changes) -> dict:
         setting=20,
         generator="cpD-GAN",
         profile="tiny",
+        stop_metric="fd_domain",
         n_train=10,
         n_val=2,
         n_test=2,
@@ -254,8 +254,8 @@ def good_row(**changes) -> dict:
 
 
 def test_validate_results_accepts_good_rows_and_nan_metrics() -> None:
-    table = experiments.validate_results(pd.DataFrame([good_row(), good_row(seed=1, fd_best=None)]))
-    assert np.isnan(table.loc[1, "fd_best"]) and table["seed"].dtype == np.int64
+    table = experiments.validate_results(pd.DataFrame([good_row(), good_row(seed=1, stop_value=None)]))
+    assert np.isnan(table.loc[1, "stop_value"]) and table["seed"].dtype == np.int64
 
 
 @pytest.mark.parametrize(
@@ -282,7 +282,7 @@ def test_validate_results_names_missing_columns() -> None:
 
 
 def test_sweep_seeds_count_on_from_the_first() -> None:
-    assert experiments.sweep_seeds("paper") == experiments.SWEEP_SEEDS["paper"] == (1000, 1001, 1002)
+    assert experiments.sweep_seeds("paper") == profiles.get("paper").seeds == (1000, 1001, 1002)
     assert experiments.sweep_seeds("cpu", 7) == (7,)
     assert experiments.sweep_seeds("tiny", 3, 2) == (3, 4)
     with pytest.raises(ValueError, match="at least one seed"):
@@ -294,10 +294,10 @@ def test_benchmark_sweeps_join_the_modalities_sweeps(
 ) -> None:
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     calls: list = []
-    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
-    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments.sweeps, "load_source", lambda modality, data, root: source)
     results, labels, chosen = experiments.benchmark_sweeps("classes", "tiny", {"chest": None}, seeds=(4,))
-    assert chosen == {"chest": experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]}
+    assert chosen == {"chest": profiles.get("tiny").settings["chest", "classes"]}
     assert len(results) == 2 * len(chosen["chest"]) and set(results["seed"]) == {4}
     assert len(labels) == 4 * len(results) and results.attrs["skipped"] == []
     with pytest.raises(ValueError, match="at least one modality"):
@@ -309,10 +309,10 @@ def test_sweep_results_reads_a_saved_table_and_runs_a_missing_one(
 ) -> None:
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     calls: list = []
-    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
-    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments.sweeps, "load_source", lambda modality, data, root: source)
     first = experiments.sweep_results("chest", "resolution", "tiny", seeds=(2,))
-    assert len(calls) == len(first) == 2 * len(experiments.SWEEP_SETTINGS["tiny"]["chest", "resolution"])
+    assert len(calls) == len(first) == 2 * len(profiles.get("tiny").settings["chest", "resolution"])
     again = experiments.sweep_results("chest", "resolution", "tiny", seeds=(2,))
     assert len(calls) == len(first)  # read from the saved table: nothing ran
     pd.testing.assert_frame_equal(again, first)
@@ -348,41 +348,49 @@ def test_in_processes_runs_each_task_in_a_pool_process_when_asked() -> None:
         experiments.in_processes(_worker_fails, {"chest": (), "brain": ()}, workers=2)
 
 
-def test_sweep_workers_follow_the_profile_and_the_device() -> None:
+def test_sweep_workers_follow_the_profile_and_the_device(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
     assert experiments.sweep_workers("tiny", "cpu") == 1
-    assert experiments.sweep_workers("cpu", "cpu") == min(experiments.WORKERS["cpu"], os.cpu_count() or 1)
+    assert experiments.sweep_workers("cpu", "cpu") == 2  # the cpu profile: two one-thread processes
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert experiments.sweep_workers("cpu", "cpu") == 1  # never more processes than cores
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert experiments.sweep_workers("cpu", "cpu") == 1
     assert experiments.sweep_workers("cpu", "cuda") == 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert experiments.sweep_workers("cpu", "auto") == 1  # one process keeps a GPU busy
     assert experiments.sweep_workers("tiny", "cuda", workers=3) == 3
     with pytest.raises(ValueError, match="at least 1"):
         experiments.sweep_workers("cpu", "cpu", workers=0)
 
 
-def test_prepare_data_builds_each_source_and_its_difficulty_classifier(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-    monkeypatch.setattr(experiments, "load_source", lambda m, data, root: calls.append(("source", m, root)) or m)
-    monkeypatch.setattr(experiments, "whole_split", lambda source: f"{source} split")
-    monkeypatch.setattr(
-        experiments,
-        "real_baseline",
-        lambda source, subset, resolution, profile, **kw: calls.append((subset, resolution)),
-    )
-    data = experiments.data_config("tiny")
-    experiments.prepare_data(["chest", "brain"], data, None, "tiny", difficulty_resolution=32, workers=1)
-    assert calls == [("source", "chest", None), ("chest split", 32), ("source", "brain", None), ("brain split", 32)]
-    calls.clear()
-    experiments.prepare_data(["brain"], data, "/data", "tiny", workers=1)
-    assert calls == [("source", "brain", "/data")]  # no difficulty classifier unless asked
-
+def test_prepare_data_builds_each_source_and_its_difficulty_classifier(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run for real at tiny: the phantom datasets are written and the difficulty classifier lands in the
+    cache, so the data chapter's own call loads it instead of training; without a resolution none trains."""
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    data = profiles.get("tiny").data_config(chest_patients=80)
+    experiments.prepare_data(["chest"], data, None, "tiny", workers=1)
+    assert not (tmp_path / "classifiers").exists()  # no difficulty classifier unless asked
+    experiments.prepare_data(["chest", "brain"], data, None, "tiny", difficulty_resolution=16, workers=1)
+    for modality in ("chest", "brain"):
+        source = experiments.load_source(modality, data)
+        assert not source.real_data and len(source.index) > 0 and source.root.is_dir()
+        table, history = experiments.real_baseline(source, experiments.whole_split(source), 16, "tiny")
+        assert history.from_cache, modality  # prepare_data trained exactly this classifier
+        assert table.loc[table["label"] == "mean", "auc"].notna().all()
 
 def test_parallel_sweeps_run_costliest_points_first_and_save_what_run_sweep_saves(
     source: experiments.Source, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     calls: list = []
-    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
-    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments.sweeps, "load_source", lambda modality, data, root: source)
     sequential, seq_labels, chosen = experiments.benchmark_sweeps("resolution", "tiny", {"chest": (8, 16)}, workers=1)
     order = []
 
@@ -390,7 +398,7 @@ def test_parallel_sweeps_run_costliest_points_first_and_save_what_run_sweep_save
         order.extend(arguments)
         return {key: task(key, *args) for key, args in arguments.items()}
 
-    monkeypatch.setattr(experiments, "in_processes", inline)
+    monkeypatch.setattr(experiments.sweeps, "in_processes", inline)
     pooled, pooled_labels, _ = experiments.benchmark_sweeps("resolution", "tiny", {"chest": (8, 16)}, workers=2)
     assert order == [("chest", 16), ("chest", 8)]  # the larger images first
     pd.testing.assert_frame_equal(pooled, sequential)  # rows in the settings' order, as run_sweep gives them
@@ -411,7 +419,7 @@ def test_a_partial_run_merges_into_the_saved_table(
 ) -> None:
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     calls: list = []
-    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
 
     def sweep(generator: str, seeds=(0,)) -> pd.DataFrame:
         return experiments.run_sweep(
@@ -434,7 +442,7 @@ def test_a_partial_run_merges_into_the_saved_table(
         run.row.update(config_hash="new", auc_synthetic=0.65, gap=0.8 - 0.65)
         return run
 
-    monkeypatch.setattr(experiments, "run_point", changed)
+    monkeypatch.setattr(experiments.sweeps, "run_point", changed)
     with caplog.at_level("WARNING", logger="synthmed.experiments"):
         experiments.run_sweep(
             "chest", "classes", "tiny", (6,), generators=("prog-GAN",), seeds=(1,), progress=False, source=source
@@ -460,10 +468,10 @@ def test_the_merge_holds_the_tables_lock_and_a_failed_write_keeps_the_saved_tabl
     from synthmed import cache
 
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
-    monkeypatch.setattr(experiments, "run_point", fake_run_point([]))
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point([]))
     path = experiments.results_path("chest", "classes", "tiny")
     held = []
-    real_save = experiments._save_csv
+    real_save = experiments.results.save_csv
 
     def save(table, target):  # another thread (a second writer) cannot take the lock while this one merges
         def probe() -> None:
@@ -478,7 +486,7 @@ def test_the_merge_holds_the_tables_lock_and_a_failed_write_keeps_the_saved_tabl
         thread.join()
         real_save(table, target)
 
-    monkeypatch.setattr(experiments, "_save_csv", save)
+    monkeypatch.setattr(experiments.results, "save_csv", save)
     experiments.run_sweep("chest", "classes", "tiny", (20,), seeds=(0,), progress=False, source=source)
     assert held == [True, True]
     before = path.read_bytes()
@@ -509,7 +517,7 @@ def test_empty_and_header_only_tables_are_reported(
 
     # A run does not merge into an unreadable table: it moves it aside, named, and saves its rows.
     path.write_text("")
-    monkeypatch.setattr(experiments, "run_point", fake_run_point([]))
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point([]))
     caplog.clear()
     with caplog.at_level("WARNING", logger="synthmed.experiments"):
         experiments.run_sweep("chest", "classes", "tiny", (20,), seeds=(0,), progress=False, source=source)
@@ -523,9 +531,9 @@ def test_a_damaged_saved_table_is_reported_and_recomputed_not_used(
 ) -> None:
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     calls: list = []
-    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
-    monkeypatch.setattr(experiments, "load_source", lambda *args, **kwargs: source)
-    monkeypatch.setitem(experiments.SWEEP_SETTINGS["tiny"], ("chest", "classes"), (20,))
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments.sweeps, "load_source", lambda *args, **kwargs: source)
+    monkeypatch.setitem(profiles.get("tiny").settings, ("chest", "classes"), (20,))
     first = experiments.sweep_results("chest", "classes", "tiny")
     path = experiments.results_path("chest", "classes", "tiny")
     data = bytearray(path.read_bytes())
@@ -551,14 +559,14 @@ def test_a_table_saved_by_an_earlier_synthmed_with_fewer_columns_is_recomputed(
 
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     calls: list = []
-    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
-    monkeypatch.setattr(experiments, "load_source", lambda *args, **kwargs: source)
-    monkeypatch.setitem(experiments.SWEEP_SETTINGS["tiny"], ("chest", "classes"), (20,))
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments.sweeps, "load_source", lambda *args, **kwargs: source)
+    monkeypatch.setitem(profiles.get("tiny").settings, ("chest", "classes"), (20,))
     first = experiments.sweep_results("chest", "classes", "tiny")
     path = experiments.results_path("chest", "classes", "tiny")
-    older = pd.read_csv(path).drop(columns=["kimg_sampled"])  # as saved before the sampled network had a column
+    older = pd.read_csv(path).drop(columns=["sampled_kimg"])  # as saved before the sampled network had a column
     cache.atomic_write(path, lambda temp: older.to_csv(temp, index=False))
-    with pytest.raises(experiments.CorruptTable, match=r"earlier synthmed, without columns \['kimg_sampled'\]"):
+    with pytest.raises(experiments.CorruptTable, match=r"earlier synthmed, without columns \['sampled_kimg'\]"):
         experiments.load_results("chest", "classes", "tiny")
     with caplog.at_level("WARNING", logger="synthmed.experiments"):
         again = experiments.sweep_results("chest", "classes", "tiny")
@@ -576,9 +584,9 @@ def test_sweep_results_returns_the_runs_asked_for(
 ) -> None:
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
     calls: list = []
-    monkeypatch.setattr(experiments, "run_point", fake_run_point(calls))
-    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
-    settings = experiments.SWEEP_SETTINGS["tiny"]["chest", "classes"]
+    monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
+    monkeypatch.setattr(experiments.sweeps, "load_source", lambda modality, data, root: source)
+    settings = profiles.get("tiny").settings["chest", "classes"]
     # A chapter ran prog-GAN only, at seeds 0 and 1.
     experiments.run_sweep("chest", "classes", "tiny", generators=("prog-GAN",), seeds=(0, 1), source=source)
     with pytest.raises(LookupError, match=r"lacks 2 asked-for runs .*'cpD-GAN'"):
@@ -601,11 +609,11 @@ def test_sweep_results_names_runs_it_cannot_make(
 ) -> None:
     # No setting of the samples benchmark can be built from 80 patients: every asked-for run is missing.
     monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
-    monkeypatch.setattr(experiments, "load_source", lambda modality, data, root: source)
+    monkeypatch.setattr(experiments.sweeps, "load_source", lambda modality, data, root: source)
     count = Counter(monkeypatch)
     table = experiments.sweep_results("chest", "samples", "tiny", generators=("cpD-GAN",))
     assert count.reset() == (0, 0)
-    settings = experiments.SWEEP_SETTINGS["tiny"]["chest", "samples"]
+    settings = profiles.get("tiny").settings["chest", "samples"]
     assert table.empty
     assert [(m["setting"], m["seed"], m["generator"]) for m in table.attrs["missing"]] == [
         (s, 0, "cpD-GAN") for s in settings

@@ -96,8 +96,8 @@ def test_pool3_features_of_tiled_grayscale_images(random_weights: Path) -> None:
 def test_the_paper_profile_stops_on_inception_fid_and_keeps_the_in_domain_distance_beside(
     random_weights: Path,
 ) -> None:
-    from synthmed.experiments import fd_setup
     from synthmed.gan.frechet import DownsampledPixels
+    from synthmed.generators import fd_setup
 
     domain = DownsampledPixels(4)
     paper = fd_setup("paper", domain, device="cpu")

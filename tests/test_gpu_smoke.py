@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from synthmed import experiments
+from synthmed import experiments, profiles
+from synthmed.generators import GAN_ARCH
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_smoke.py"
 
@@ -26,7 +27,7 @@ def test_gpu_smoke_prints_rates_and_a_projection_at_tiny_on_the_cpu(tmp_path, mo
     monkeypatch.setenv("TQDM_DISABLE", "1")
     script = _script()
     resolutions = script.sweep_resolutions("tiny")
-    assert resolutions == sorted({experiments.CLASSES_RESOLUTION["tiny"], *experiments.SWEEP_SETTINGS["tiny"][
+    assert resolutions == sorted({profiles.get("tiny").classes_resolution, *profiles.get("tiny").settings[
         "chest", "resolution"]})
     threads = torch.get_num_threads()
     try:
@@ -38,13 +39,13 @@ def test_gpu_smoke_prints_rates_and_a_projection_at_tiny_on_the_cpu(tmp_path, mo
     assert lines[1].split() == ["stage", "res", "batch", "images/s", "peak", "MiB"]
     rows = [line.split() for line in lines[2:] if not line.startswith("projected")]
     stages = [(" ".join(r[:-4]), int(r[-4])) for r in rows]
-    expected = [(g, r) for r in resolutions for g in experiments.GENERATORS]
+    expected = [(g, r) for r in resolutions for g in GAN_ARCH]
     expected += [(f"compact CNN (w {experiments.classifier_config('tiny').width})", r) for r in resolutions]
     assert stages == expected
     assert all(float(r[-2]) > 0 for r in rows) and all(r[-1] == "-" for r in rows)  # no GPU memory on a CPU
     projected = lines[-1]
-    seeds = len(experiments.SWEEP_SEEDS["tiny"])
-    points = sum(len(s) for s in experiments.SWEEP_SETTINGS["tiny"].values())
+    seeds = len(profiles.get("tiny").seeds)
+    points = sum(len(s) for s in profiles.get("tiny").settings.values())
     match = re.fullmatch(r"projected: at most ([\d.]+) h for the whole tiny profile on this device \((\d+) GAN runs "
                          r"to total_kimg: ([\d.]+) h; (\d+) classifier runs to \d+ epochs: ([\d.]+) h; .*\)", projected)
     assert match, projected

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from synthmed.experiments import gan_config
+from synthmed.experiments import generator_config
 from synthmed.gan.config import GANConfig
 from synthmed.gan.frechet import DownsampledPixels
 from synthmed.gan.train import load_checkpoint, train_gan
@@ -26,8 +26,8 @@ def narrow(arch: str, **changes: object) -> GANConfig:
 
 def test_precision_defaults_to_fp32_and_keeps_earlier_keys() -> None:
     for profile in ("tiny", "cpu", "paper"):
-        assert gan_config("cpD-GAN", profile, 32, 3).precision == "fp32"
-    assert gan_config("prog-GAN", "paper", 32, 3, "bf16").precision == "bf16"
+        assert generator_config("cpD-GAN", profile, 32, 3).precision == "fp32"
+    assert generator_config("prog-GAN", "paper", 32, 3, "bf16").precision == "bf16"
     fp32 = GANConfig.tiny("cpdgan", 16, 3)
     assert "precision" not in fp32.to_dict()  # the dict (and so the key) of runs made before the option
     bf16 = dataclasses.replace(fp32, precision="bf16")

@@ -144,7 +144,7 @@ def test_point_images_keep_the_quiz_and_the_machine_reader_apart() -> None:
     arrays = {"train": split(6, 1), "val": split(3, 2), "test": split(5, 3)}
     synthetic = {"train": np.full((6, 8, 8), 11, np.uint8), "val": np.full((3, 8, 8), 12, np.uint8)}
     row = {"modality": "brain", "resolution": 8, "generator": "cpD-GAN", "seed": 7, "setting": 8}
-    run = SimpleNamespace(row=row, arrays=arrays, synthetic=synthetic, gan=SimpleNamespace(checkpoint=Constant()))
+    run = SimpleNamespace(row=row, arrays=arrays, synthetic=synthetic, trained=SimpleNamespace(model=Constant()))
 
     images = point_images(run)
     assert (images.modality, images.resolution, images.generator) == ("brain", 8, "cpD-GAN")

@@ -440,3 +440,22 @@ def test_append_responses_rereads_the_file_and_writes_atomically(tmp_path, monke
         write_responses(panel.head(2), path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".reads.csv.lock", "reads.csv"]
+
+
+def test_simulated_panels_give_each_resolution_and_modality_its_own_seeded_draw() -> None:
+    from synthmed.reader.study import simulate_panel, simulate_panels
+
+    panels = simulate_panels(2, 10, [0.5, [0.6, 0.9]], [32, 64], ["chest", "brain"], seed=3, generator="cpD-GAN")
+    expected = pd.concat(
+        [simulate_panel(2, 10, acc, seed=3000 + 10 * i + j, modality=m, resolution=r, generator="cpD-GAN")
+         for i, (r, acc) in enumerate(((32, 0.5), (64, [0.6, 0.9]))) for j, m in enumerate(("chest", "brain"))],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(panels, expected)
+    assert panels.groupby(["resolution", "modality"]).size().to_dict() == {
+        (32, "brain"): 20, (32, "chest"): 20, (64, "brain"): 20, (64, "chest"): 20}
+    chest32 = panels[(panels["resolution"] == 32) & (panels["modality"] == "chest")]
+    brain32 = panels[(panels["resolution"] == 32) & (panels["modality"] == "brain")]
+    assert chest32["answer"].tolist() != brain32["answer"].tolist()  # not one draw relabelled
+    with pytest.raises(ValueError, match="accuracies has 1 rows for 2 resolutions"):
+        simulate_panels(2, 10, [0.5], [32, 64], ["chest"], seed=0)

@@ -162,17 +162,6 @@ class ClassifierConfig:
         base = cls(arch="compact", width=8, lr=1e-3, epoch_images=480, max_epochs=4)
         return dataclasses.replace(base, **overrides)
 
-    @classmethod
-    def for_profile(cls, profile: str, **overrides: object) -> ClassifierConfig:
-        """`paper`, `cpu` or `tiny` settings with any non-None override (notebook parameters) applied.
-
-        An empty `weights` or `precision` (a notebook parameter left blank) means the profile's own.
-        """
-        constructors = {"paper": cls.paper, "cpu": cls.cpu, "tiny": cls.tiny}
-        if profile not in constructors:
-            raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(constructors)}")
-        return constructors[profile](**{k: v for k, v in overrides.items() if v is not None and v != ""})
-
 
 # ---------------------------------------------------------------------------------------------
 # Shared parts

@@ -34,6 +34,7 @@ from synthmed import cache
 from synthmed import config as settings
 from synthmed.classify.metrics import mean_auc
 from synthmed.classify.models import Classifier, ClassifierConfig, build_classifier
+from synthmed.torch_utils import multi_hot, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -104,28 +105,6 @@ def _check_images(images: np.ndarray, what: str, resolution: int | None = None) 
     if not array.flags.writeable:  # a read-only memory map: torch wants memory it may write
         return array.copy()
     return np.ascontiguousarray(array)
-
-
-def _check_labels(labels: np.ndarray, what: str, n_images: int, n_labels: int | None = None) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.ndim != 2 or array.shape[0] != n_images:
-        raise ValueError(f"{what}: expected an array ({n_images}, L), one row per image, "
-                         f"got shape {array.shape}")
-    if n_labels is not None and array.shape[1] != n_labels:
-        raise ValueError(f"{what}: expected {n_labels} label columns like the training labels, "
-                         f"got {array.shape[1]}")
-    bad = ~np.isin(array, (0, 1))
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{what} row {row}, column {col}: expected 0 or 1, got {array[row, col]!r}")
-    return array.astype(np.float32)
-
-
-def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA when present, else CPU; anything else is passed to torch.device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -240,10 +219,10 @@ def train_classifier(
     """
     train_x = torch.from_numpy(_check_images(train_images, "train_images"))
     resolution = train_x.shape[1]
-    train_y = torch.from_numpy(_check_labels(train_labels, "train_labels", len(train_x)))
+    train_y = torch.from_numpy(multi_hot(train_labels, "train_labels", n_images=len(train_x)))
     n_labels = train_y.shape[1]
     val_images = _check_images(val_images, "val_images", resolution)
-    val_labels = _check_labels(val_labels, "val_labels", len(val_images), n_labels)
+    val_labels = multi_hot(val_labels, "val_labels", n_images=len(val_images), n_labels=n_labels)
     both_classes = (val_labels.min(axis=0) == 0) & (val_labels.max(axis=0) == 1)
     if not both_classes.any():
         raise ValueError("val_labels: no label has both classes in the validation set, so AUROC is undefined")

@@ -15,7 +15,7 @@ from torch import nn
 
 from synthmed import cache
 from synthmed.gan.config import GANConfig, build
-from synthmed.gan.frechet import _resolve_device
+from synthmed.torch_utils import resolve_device
 
 CHECKPOINT_FORMAT = "synthmed.gan.checkpoint/1"
 # Config fields that fix the networks' parameter shapes: a checkpoint must agree on all of them.
@@ -70,4 +70,4 @@ def load_generator(
     saved_config = GANConfig.from_dict(checkpoint["config"])
     G, _ = build(saved_config, seed=0)  # weights replaced below
     G.load_state_dict(checkpoint["G_ema"])
-    return G.to(_resolve_device(device)).eval().requires_grad_(False), saved_config
+    return G.to(resolve_device(device)).eval().requires_grad_(False), saved_config

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthmed.torch_utils import resolve_device
+
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's Inception / DenseNet input normalisation
@@ -115,12 +117,6 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     return array
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 @dataclass(frozen=True)
 class DownsampledPixels:
     """The simplest extractor: images box-averaged to ``size`` x ``size``, flattened: (N, size**2) in [0, 1].
@@ -161,7 +157,7 @@ class ModuleFeatureExtractor:
     @torch.no_grad()
     def __call__(self, images: np.ndarray) -> np.ndarray:
         array = _check_images(images)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         module = self.module.to(device).eval()  # in eval mode torchvision's Inception returns one tensor
         outputs = []
         for start in range(0, len(array), self.batch_size):

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from synthmed.gan.frechet import _check_images, _resolve_device
+from synthmed.gan.frechet import _check_images
+from synthmed.torch_utils import resolve_device
 
 NAME = "inception-v3-pool3-ttur"  # the extractor's name: logs and the GAN cache key hold it
 POOL3_DIM = 2048
@@ -76,7 +77,7 @@ class InceptionFeatures:
     @torch.no_grad()
     def __call__(self, images: np.ndarray) -> np.ndarray:
         array = _check_images(images)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         module = self.module.to(device).eval()
         outputs = []
         for start in range(0, len(array), self.batch_size):

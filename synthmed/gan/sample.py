@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from synthmed.gan.checkpoint import load_generator
+from synthmed.torch_utils import multi_hot
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -54,19 +55,6 @@ def generate_uint8(
     return images[..., 0] if images.shape[-1] == 1 else images
 
 
-def _check_labels(labels: np.ndarray | torch.Tensor, n_labels: int) -> torch.Tensor:
-    array = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
-    if array.ndim != 2 or array.shape[1] != n_labels or array.shape[0] == 0:
-        raise ValueError(f"labels: expected a non-empty array (N, {n_labels}), one label vector per image, "
-                         f"got shape {array.shape}")
-    bad = ~np.isin(array, (0, 1))
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"labels row {row}, column {col}: expected 0 or 1 (multi-hot), "
-                         f"got {array[row, col]!r}")
-    return torch.from_numpy(array.astype(np.float32))
-
-
 def sample(
     checkpoint_or_G: str | Path | nn.Module,  # A checkpoint (best.pt, last.pt) or a generator (G_ema)
     labels: np.ndarray | torch.Tensor,  # (N, L) 0/1: one image per row
@@ -85,6 +73,6 @@ def sample(
         G = checkpoint_or_G
     else:
         G, _ = load_generator(checkpoint_or_G, device=device)
-    y = _check_labels(labels, G.n_labels)
+    y = torch.from_numpy(multi_hot(labels, n_labels=G.n_labels))
     latents = torch.randn(len(y), G.latent, generator=torch.Generator().manual_seed(seed))  # [N, latent], CPU
     return generate_uint8(G, latents, y, lod=lod, batch_size=batch_size)

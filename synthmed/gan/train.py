@@ -92,6 +92,7 @@ from synthmed.gan.layers import DiscriminatorOutput
 from synthmed.gan.losses import discriminator_loss, generator_loss
 from synthmed.gan.progan import fade_reals
 from synthmed.gan.sample import generate_uint8
+from synthmed.torch_utils import multi_hot, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +150,6 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
 # Small helpers.
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _derived_seed(seed: int, purpose: str, index: int = 0) -> int:
     """An independent 63-bit seed for one use of the run's seed (an epoch's data order, evaluation, grids)."""
     return int(settings.stable_hash("gan-train", seed, purpose, index), 16) % (2**63)
@@ -181,16 +176,7 @@ def _check_data(images: np.ndarray, labels: np.ndarray, config: GANConfig) -> tu
                          f"got shape {images.shape}")
     if images.dtype != np.uint8:
         raise ValueError(f"images: expected dtype uint8 (the image store's), got {images.dtype}")
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or labels.shape != (len(images), L):
-        raise ValueError(f"labels: expected ({len(images)}, {L}), one {L}-label vector per image, "
-                         f"got shape {labels.shape}")
-    bad = ~np.isin(labels, (0, 1))
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"labels row {row}, column {col}: expected 0 or 1 (multi-hot), "
-                         f"got {labels[row, col]!r}")
-    return images, labels.astype(np.float32)
+    return images, multi_hot(labels, n_images=len(images), n_labels=L)
 
 
 class _EpochOrder:
@@ -375,7 +361,7 @@ def train_gan(
         run_dir.mkdir(parents=True, exist_ok=True)
         cache.clean_stale(run_dir)  # a checkpoint's temporary file from a process killed while saving
         last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
-        dev = _resolve_device(device)
+        dev = resolve_device(device)
         amp = config.precision == "bf16"  # GANConfig.precision: bf16 autocast only when asked (the original: fp32)
         N = len(images)
 

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthmed import generators
 from synthmed.classify.metrics import mean_auc
 from synthmed.classify.models import ClassifierConfig
 from synthmed.classify.train import predict, train_cached, train_classifier
+from synthmed.experiments.point import SYNTHETIC_SEED_OFFSET
 from synthmed.reader.study import binomial_p_value, clopper_pearson
 
 if TYPE_CHECKING:
@@ -88,13 +90,9 @@ def machine_reader(
 # ---------------------------------------------------------------------------------------------
 # The machine reader on a benchmark point of `synthmed.experiments.run_point`.
 
-# Resolution-benchmark points the book's machine reader runs per profile: the paper's 32/64/128
-# (paper-spec §1.3), the resolution chapter's 32 and 64 on CPUs, and 16 (the tiny GANs' size) for tests.
-READER_RESOLUTIONS = {"tiny": (16,), "cpu": (32, 64), "paper": (32, 64, 128)}
-
-# run_point samples the synthetic train split with the run's seed, val with seed + 1 and test with
-# seed + 2 (experiments.SYNTHETIC_SEED_OFFSET), so no two splits share latents.
-TEST_SEED_OFFSET = 2
+# run_point samples each synthetic split with the run's seed plus its own offset, so no two splits share
+# latents; the test split's is the one a run without synthetic test images is completed with.
+TEST_SEED_OFFSET = SYNTHETIC_SEED_OFFSET["test"]
 
 
 @dataclass(frozen=True)
@@ -125,8 +123,6 @@ def point_images(run: PointRun, *, device: str = "auto") -> ReaderImages:
     real test label vector, with latents seeded by the run's seed + `TEST_SEED_OFFSET`); a run
     without one has it generated here the same way from the run's sampled checkpoint.
     """
-    from synthmed.gan.sample import sample
-
     for split in ("train", "val", "test"):
         if split not in run.arrays:
             raise ValueError(f"run {run.row.get('modality')}/{run.row.get('setting')}: no real {split!r} split")
@@ -139,9 +135,9 @@ def point_images(run: PointRun, *, device: str = "auto") -> ReaderImages:
     real_test, test_labels = run.arrays["test"]
     synthetic_test = run.synthetic.get("test")
     if synthetic_test is None:
-        synthetic_test = sample(
-            run.gan.checkpoint, test_labels, seed=int(run.row["seed"]) + TEST_SEED_OFFSET, device=device
-        )
+        spec = generators.get(str(run.row["generator"]))
+        synthetic_test = spec.sample(run.trained, test_labels, seed=int(run.row["seed"]) + TEST_SEED_OFFSET,
+                                     device=device)
     elif len(synthetic_test) != len(real_test):
         raise ValueError(f"run {run.row.get('modality')}/{run.row.get('setting')}: {len(synthetic_test)} synthetic "
                          f"test images for {len(real_test)} real ones; expected one per real label vector")

@@ -39,7 +39,7 @@ RESPONSE_COLUMNS: dict[str, str] = {
     "image_id": "the stimulus: one image file at the resolution shown (non-empty text)",
     "modality": "'chest' (CheXpert radiograph) or 'brain' (RSNA head CT slice)",
     "resolution": "side length in pixels of the image as generated, a positive integer (e.g. 32, 64, 128)",
-    "generator": "the GAN whose synthetic images were in the set, e.g. 'prog-GAN' or 'cpD-GAN'; "
+    "generator": "the generator whose synthetic images were in the set, e.g. 'prog-GAN' or 'cpD-GAN'; "
     "real images carry their set's generator (non-empty text)",
     "truth": "what the image is: 'real' or 'synthetic'",
     "answer": "what the reader said: 'real' or 'synthetic'",

@@ -450,3 +450,29 @@ def simulate_panel(
     panel = pd.concat(frames, ignore_index=True)
     panel.attrs["simulated"] = True
     return panel
+
+
+
+def simulate_panels(
+    n_readers: int,
+    reads_per_reader: int,
+    accuracies: Sequence[float | Sequence[float]],  # one entry per resolution: `simulate_panel`'s accuracies
+    resolutions: Sequence[int],
+    modalities: Sequence[str],
+    seed: int,
+    generator: str = "prog-GAN",
+) -> pd.DataFrame:
+    """`simulate_panel` for every resolution and modality, concatenated: SIMULATED, never data.
+
+    Panel (i-th resolution, j-th modality) is seeded with seed * 1000 + 10 * i + j, so each panel has
+    its own draw and a chapter's `seed` changes all of them.
+    """
+    if len(accuracies) != len(resolutions):
+        raise ValueError(f"accuracies has {len(accuracies)} rows for {len(resolutions)} resolutions")
+    panels = [
+        simulate_panel(n_readers, reads_per_reader, accuracies[i], seed=seed * 1000 + 10 * i + j, modality=modality,
+                       resolution=resolution, generator=generator)
+        for i, resolution in enumerate(resolutions)
+        for j, modality in enumerate(modalities)
+    ]
+    return pd.concat(panels, ignore_index=True)

@@ -1,0 +1,168 @@
+"""The registry of generators every benchmark runs: the paper's two GANs, and whatever is added beside them.
+
+A generator is a `Generator` spec: its name in tables and figures, its colour, a one-line description,
+and three functions with one contract for every kind of model:
+
+- ``config(profile, resolution, n_labels, precision)``: the profile's settings, an object with
+  ``to_dict()`` (it enters the run's config hash);
+- ``train(config, images, labels, *, seed, profile, domain, device, progress)``: trained (or loaded
+  from its cache, resumed after a kill), early-stopped on the profile's Fréchet distance, returning a
+  `Trained`;
+- ``sample(trained, labels, *, seed, device)``: exactly one uint8 image per label vector, deterministic
+  for a seed.
+
+Experiments, plots, claims, widgets and the CLI read `REGISTRY`; adding a generator is its package plus
+one `register` call. The GAN functions import torch when called, so reading the registry (the CLI,
+figures) does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from synthmed import profiles
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A trained generator as the experiments see it, whatever its kind."""
+
+    model: object  # what `Generator.sample` takes (a GAN: the checkpoint the original samples)
+    log_path: Path | None  # training log the generators chapter plots (JSON lines), None if it keeps none
+    stop_metric: str  # the distance early stopping watched: "fid" (Inception, the paper's) or "fd_domain"
+    stop_value: float  # its best value; NaN when the run never reached an evaluation
+    fd_domain: float  # the in-domain Fréchet distance at that evaluation (NaN without one)
+    best_kimg: float  # thousand training images at the best evaluation (NaN without one)
+    sampled_kimg: float  # the sampled network's: the best at a patience stop, else the last
+    train_kimg: float  # where training stopped
+    stop_reason: str  # "total_kimg", "patience" or "max_kimg"
+    train_seconds: float  # in training steps, housekeeping excluded
+
+
+@dataclass(frozen=True)
+class Generator:
+    name: str  # as tables, figures and the paper write it
+    colour: str  # in every figure
+    description: str  # one line for the book and the CLI
+    config: Callable[..., object]
+    train: Callable[..., Trained]
+    sample: Callable[..., np.ndarray]
+    in_paper: bool = False  # one of the paper's generators (its claims compare these)
+
+
+REGISTRY: dict[str, Generator] = {}
+
+
+def register(spec: Generator) -> Generator:
+    """Add `spec` to the registry (a name registered twice is an error: say `unregister` first)."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"a generator named {spec.name!r} is registered already")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    REGISTRY.pop(name, None)
+
+
+def get(name: str) -> Generator:
+    """The generator called `name`; an unknown name is an error that lists the registered ones."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown generator {name!r}; expected one of {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def names() -> tuple[str, ...]:
+    """Registered generators, in registration order (the paper's two first)."""
+    return tuple(REGISTRY)
+
+
+def paper_names() -> tuple[str, ...]:
+    return tuple(name for name, spec in REGISTRY.items() if spec.in_paper)
+
+
+def colour(name: str, default: str | None = None) -> str | None:
+    spec = REGISTRY.get(name)
+    return spec.colour if spec else default
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's GANs (synthmed.gan): one spec each, the architecture their only difference.
+
+
+def _gan_config(arch: str):
+    def config(profile: str, resolution: int, n_labels: int, precision: str | None = None):
+        return profiles.get(profile).gan_config(arch, resolution, n_labels, precision)
+
+    return config
+
+
+def fd_setup(profile: str, domain, *, device: str = "auto") -> dict:
+    """train_gan's Fréchet settings at `profile`: {"extractor", "monitors", "fd_reals"}.
+
+    `domain` is the in-domain extractor (the point's real classifier). At `Profile.fd_features`
+    "inception" (paper) the paper's Inception FID stops the run and `domain` is logged beside it as the
+    monitor "domain"; otherwise `domain` stops it.
+    """
+    settings = profiles.get(profile)
+    if settings.fd_features == "inception":
+        from synthmed.gan.inception import inception_extractor
+
+        return {"extractor": inception_extractor(device=device), "monitors": {"domain": domain},
+                "fd_reals": settings.fd_reals}
+    return {"extractor": domain, "monitors": None, "fd_reals": settings.fd_reals}
+
+
+def _train_gan(config, images, labels, *, seed, profile, domain, device="auto", progress=False) -> Trained:
+    """`synthmed.gan.train.train_gan_cached`, early-stopped as `fd_setup` says."""
+    from synthmed.gan.train import train_gan_cached
+
+    settings = profiles.get(profile)
+    result = train_gan_cached(config, images, labels, seed=seed, fd_images=settings.fd_images, device=device,
+                              progress=progress, **fd_setup(profile, domain, device=device))
+    nan = float("nan")
+    best = nan if result.best_fd is None else float(result.best_fd)
+    in_domain = best if settings.fd_features == "domain" else result.monitors_at_best.get("domain", nan)
+    return Trained(
+        model=result.checkpoint,
+        log_path=result.log_path,
+        stop_metric="fid" if settings.fd_features == "inception" else "fd_domain",
+        stop_value=best,
+        fd_domain=float(in_domain),
+        best_kimg=nan if result.best_kimg is None else float(result.best_kimg),
+        sampled_kimg=float(result.sampled_kimg),
+        train_kimg=float(result.kimg),
+        stop_reason=result.stop_reason,
+        train_seconds=float(result.train_seconds),
+    )
+
+
+def _sample_gan(trained: Trained, labels: np.ndarray, *, seed: int, device: str = "auto") -> np.ndarray:
+    from synthmed.gan.sample import sample
+
+    return sample(trained.model, labels, seed=seed, device=device)
+
+
+CPDGAN = register(Generator(
+    name="cpD-GAN",
+    colour="#1f77b4",
+    description="the paper's non-growing GAN: conditional pixel norm in G, a projection discriminator",
+    config=_gan_config("cpdgan"),
+    train=_train_gan,
+    sample=_sample_gan,
+    in_paper=True,
+))
+PROGAN = register(Generator(
+    name="prog-GAN",
+    colour="#d62728",
+    description="the paper's progressive GAN: grows from 8x8, an auxiliary-classifier discriminator",
+    config=_gan_config("progan"),
+    train=_train_gan,
+    sample=_sample_gan,
+    in_paper=True,
+))
+GAN_ARCH = {"cpD-GAN": "cpdgan", "prog-GAN": "progan"}  # registry name -> synthmed.gan.config arch

@@ -1,0 +1,191 @@
+"""Every setting that varies by profile, in one frozen `Profile` per profile: `tiny`, `cpu`, `paper`.
+
+A profile is the one thing a run changes between the test suite (`tiny`), the default book on two CPU
+cores (`cpu`) and the paper on a GPU with the real datasets (`paper`); one code path serves all three.
+`params/*.yaml` name a profile and carry only a reader's overrides. No other module branches on a
+profile's name: it asks `get(name)` for the value it needs.
+
+The GAN and classifier presets are named (`GANConfig.cpu`, `ClassifierConfig.cpu`, ...) and built on
+request, so listing profiles (the CLI, the book pipeline) does not import torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from synthmed.config import DataConfig
+from synthmed.data import benchmarks
+
+Point = tuple[str, int]  # (benchmark, setting)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    summary: str  # one line for the CLI's help and the book
+    data: DataConfig  # phantom sizes and benchmark factors (`synthmed.config.DataConfig`)
+    settings: dict[tuple[str, str], tuple[int, ...]]  # (modality, benchmark) -> the settings a sweep runs
+    seeds: tuple[int, ...]  # runs per point: first seed, first + 1, ...
+    classes_resolution: int  # resolution of the classes and samples benchmarks (paper-spec §1.3: 32)
+    shared_points: dict[str, Point]  # modality -> the point the generators, utility and memorisation chapters share
+    reader_resolutions: tuple[int, ...]  # resolution-benchmark points the machine reader runs
+    gan_preset: str  # name of the `synthmed.gan.config.GANConfig` classmethod: paper, cpu or tiny
+    classifier_preset: str  # name of the `synthmed.classify.models.ClassifierConfig` classmethod
+    fd_images: int  # real and generated images per Fréchet distance (paper-spec §3.1: 10,000)
+    fd_features: str  # early stopping's feature space: "inception" (the paper's FID) or "domain" (the real classifier)
+    fd_reals: str  # the Fréchet evaluation's reals and latents: "fresh" per evaluation or "fixed" (gan.train)
+    n_boot: int  # bootstrap resamples of every AUROC interval
+    workers: int  # processes that run a chapter's points at once on a CPU (`experiments.sweep_workers`)
+    needs_real_data: bool  # runs only on the real datasets and a CUDA GPU (`experiments.check_paper_ready`)
+    brief_gans: bool  # GANs far from convergence; verdicts say so (`synthmed.claims`)
+
+    def data_config(self, **overrides: Any) -> DataConfig:
+        """The data settings with any non-None override (notebook parameters) applied."""
+        return dataclasses.replace(self.data, **{k: v for k, v in overrides.items() if v is not None})
+
+    def gan_config(self, arch: str, resolution: int, n_labels: int, precision: str | None = None):
+        """The profile's `GANConfig` for one GAN; `precision` ("fp32" or "bf16") replaces fp32 when given."""
+        from synthmed.gan.config import GANConfig  # torch: only when a GAN is asked for
+
+        config = getattr(GANConfig, self.gan_preset)(arch, resolution, n_labels)
+        return dataclasses.replace(config, precision=precision) if precision else config
+
+    def classifier_config(self, **overrides: object):
+        """The profile's `ClassifierConfig` with any override that is not None or "" (a blank notebook
+        parameter means the profile's own) applied."""
+        from synthmed.classify.models import ClassifierConfig  # torch: only when a classifier is asked for
+
+        make = getattr(ClassifierConfig, self.classifier_preset)
+        return make(**{k: v for k, v in overrides.items() if v is not None and v != ""})
+
+    def shared_point(self, modality: str, benchmark: str | None = None, setting: int | None = None) -> Point:
+        """A chapter's point for `modality`: `benchmark` and `setting` where given (not None or ""), else
+        the profile's shared point's (`shared_points`)."""
+        default_benchmark, default_setting = self.shared_points[modality]
+        return (benchmark or default_benchmark, int(setting) if setting not in (None, "") else default_setting)
+
+    def point_resolution(self, benchmark: str, setting: int) -> int:
+        """A point's image size: the resolution benchmark's setting, else `classes_resolution`."""
+        return int(setting) if benchmark == "resolution" else self.classes_resolution
+
+
+# Two per benchmark at tiny that its phantoms can build and train on (every split has both classes of
+# some label). Its GANs run the other benchmarks at 16x16, so its resolution points are 8 and 16
+# (prog-GAN starts at 8x8, so at 8 it does not grow); tiny only exercises the code paths.
+TINY = Profile(
+    name="tiny",
+    summary="tests and CI: every notebook end to end on a few hundred phantom images, in seconds",
+    data=DataConfig(chest_patients=260, brain_patients=80, chest_scale=0.004, brain_scale=0.0017, brain_matrix=128),
+    settings={
+        ("chest", "classes"): (20, 6),
+        ("brain", "classes"): (10, 4),
+        ("chest", "samples"): (5950, 1500),
+        ("brain", "samples"): (5400, 1500),
+        ("chest", "resolution"): (8, 16),
+        ("brain", "resolution"): (8, 16),
+    },
+    seeds=(0,),
+    classes_resolution=16,
+    # The tiny brain phantoms are too few for the classes benchmark's validation split.
+    shared_points={"chest": ("classes", 20), "brain": ("resolution", 16)},
+    reader_resolutions=(16,),  # the tiny GANs' size
+    gan_preset="tiny",
+    classifier_preset="tiny",
+    fd_images=256,
+    fd_features="domain",
+    fd_reals="fixed",
+    n_boot=200,
+    workers=1,  # starting a process costs more than the work
+    needs_real_data=False,
+    brief_gans=True,
+)
+
+# cpu: at least three settings for classes and samples (largest, a middle one, smallest) and the
+# resolutions 32 and 64. Chest classes 20, brain classes 10 and both resolutions 32/64 are also the
+# points other chapters run, so their runs are shared through the caches.
+#
+# Data: the chest phantoms draw every patient of CheXpert's real label table (scale 1), so every chest test and
+# validation split and the samples axis are the paper's own; training sets of the classes and resolution
+# benchmarks are a quarter of the paper's. Films are rendered at 160 px on the short side (CheXpert-small: about
+# 320), which is indistinguishable after the 256 -> 32/64 downsampling the benchmarks use and halves the
+# rendering time of 223,414 images. The brain phantoms are 16,500 patients (264,000 slices), the smallest
+# phantom whose label combinations admit every brain subset at the paper's sizes (scale 1;
+# `synthmed.data.phantoms.brain` says why its prevalence is higher than RSNA's); training sets are a quarter of
+# the paper's as for the chest. Their slices are 128x128 DICOM matrices over RSNA's field of view
+# (`brain_matrix`; RSNA: 512x512, which the reader averages down to the paper's 128 anyway): 33 KB and about 2
+# ms a slice against 0.5 MB and 4-6 ms, 9 GB instead of 135 GB.
+CPU = Profile(
+    name="cpu",
+    summary="make book: reduced but honest versions of every benchmark on phantom data, 2 CPU cores",
+    data=DataConfig(
+        chest_patients=64_540,
+        brain_patients=16_500,
+        chest_scale=1.0,
+        brain_scale=1.0,
+        chest_train_scale=0.25,
+        brain_train_scale=0.25,
+        chest_short_side=160,
+        brain_matrix=128,
+    ),
+    settings={
+        ("chest", "classes"): (20, 6, 2),
+        ("brain", "classes"): (10, 6, 2),
+        ("chest", "samples"): (5950, 1000, 200),
+        ("brain", "samples"): (5400, 1000, 100),
+        ("chest", "resolution"): (32, 64),
+        ("brain", "resolution"): (32, 64),
+    },
+    seeds=(0,),  # one run per point is what two cores afford
+    classes_resolution=32,
+    shared_points={"chest": ("classes", 20), "brain": ("classes", 10)},
+    reader_resolutions=(32, 64),  # the resolution chapter's points
+    gan_preset="cpu",
+    classifier_preset="cpu",
+    fd_images=2000,
+    # No Inception weights offline, and phantoms are far from ImageNet: the point's real classifier's
+    # features, with one fixed draw of reals and latents (the reason: synthmed.gan.train's docstring).
+    fd_features="domain",
+    fd_reals="fixed",
+    n_boot=1000,
+    # Two one-thread processes train the cpu networks about 1.3x faster than one process with two
+    # threads (benchmarks/gan_throughput.py --threads 1, two at once).
+    workers=2,
+    needs_real_data=False,
+    brief_gans=True,
+)
+
+PAPER = Profile(
+    name="paper",
+    summary="a CUDA GPU and the real datasets: the paper's dataset sizes, resolutions and hyper-parameters",
+    # The phantom sizes are used only when no data_root is given; CheXpert-small has 64,540 patients,
+    # RSNA about 25,000 exams (Flanders et al. 2020).
+    data=DataConfig(chest_patients=64_540, brain_patients=19_000, chest_scale=1.0, brain_scale=1.0),
+    settings=dict(benchmarks.SETTINGS),
+    # The paper drew error bars from repeated runs (paper-spec §4: number not found); its README's
+    # examples use seed 1000.
+    seeds=(1000, 1001, 1002),
+    classes_resolution=32,
+    shared_points={"chest": ("classes", 20), "brain": ("classes", 10)},
+    reader_resolutions=(32, 64, 128),  # paper-spec §1.3
+    gan_preset="paper",
+    classifier_preset="paper",
+    fd_images=10_000,  # paper-spec §3.1
+    fd_features="inception",  # the TTUR Inception pool_3 FID; the in-domain distance is logged beside it
+    fd_reals="fresh",  # as the original
+    n_boot=1000,
+    workers=1,  # one GPU
+    needs_real_data=True,
+    brief_gans=False,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, CPU, PAPER)}
+NAMES = tuple(PROFILES)
+
+
+def get(name: str) -> Profile:
+    """The profile called `name`; an unknown name is an error that lists the profiles."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
+    return PROFILES[name]
