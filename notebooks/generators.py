@@ -149,14 +149,18 @@ display(overview.style.format({"best Fréchet distance": "{:.4g}", "training (s)
 #
 # The networks and schedules come from `synthmed.gan.config.GANConfig`: `GANConfig.paper` holds
 # the paper's values, `GANConfig.cpu` and `GANConfig.tiny` narrower networks trained for a tiny
-# fraction of the paper's length. For the chest point:
+# fraction of the paper's length. This chapter's runs (and the utility and memorisation chapters',
+# which share them) use the profile's schedule for the shared points, `Profile.shared_gan_preset`
+# in `synthmed.profiles`; at `cpu` that is `GANConfig.cpu_long`, sixteen times the G steps of the
+# benchmark sweeps' `GANConfig.cpu`, because the label information comes only with steps
+# (`book/reproduce.md` has the measured learning curves). For the chest point:
 
 # %%
 resolution = runs["chest", "prog-GAN"].row["resolution"]
 n_labels = runs["chest", "prog-GAN"].row["n_labels"]
 paper_resolution = resolution if resolution in PAPER_RESOLUTIONS else PAPER_RESOLUTIONS[0]
 configs = {
-    (generator, label): generator_config(generator, which, res, n_labels)
+    (generator, label): generator_config(generator, which, res, n_labels, shared=True)
     for generator in generators.paper_names()
     for label, which, res in (
         (f"{profile} ({resolution}x{resolution})", profile, resolution),
@@ -198,7 +202,7 @@ g_steps = [r["step"] for r in logs["chest", "prog-GAN"] if r["kind"] == "tick"][
 half_life = {beta: math.log(0.5) / math.log(beta) for beta in (ours.ema_beta, paper.ema_beta)}  # in G steps
 
 
-small = profile != "paper"  # the paper profile uses the paper's settings: nothing to compare
+small = settings.brief_gans  # the paper profile uses the paper's settings: nothing to compare
 if small:
     sizes = (
         f"At the `{profile}` profile prog-GAN's generator has **{g_ours:,}** parameters against **{g_paper:,}** "
@@ -236,7 +240,8 @@ display(
             else f"Two details of PGGAN's training: the paper's minibatches shrink as the resolution grows (the "
             f"`minibatch` row maps a resolution to its size); the `{profile}` profile keeps one size, "
             f"{sorted(set(ours.minibatch.values()))[0]}, at every resolution, so that a short run makes as many "
-            "steps as it can (`GANConfig.cpu` gives the measurements behind this). We keep the other: both "
+            "steps as it can (`GANConfig.cpu` and `GANConfig.cpu_long` give the measurements behind this). We keep the "
+            "other: both "
         )
         + "optimisers' running averages (Adam's moments) are cleared whenever a level starts or finishes "
         "fading in, PGGAN's default, so that statistics gathered for the old network do not steer the new one."

@@ -111,7 +111,10 @@ display(
 
 # %% [markdown]
 # The runs. Each real-trained classifier is shared by both generators of its point; every step is
-# cached, so the other chapters that use these points reuse them. `kimg` is the number of thousand
+# cached, so the other chapters that use these points (generators, memorisation) reuse them. Their
+# generators train on the profile's schedule for shared points (`Profile.shared_gan_preset`); at
+# `cpu` that is sixteen times the G steps of the benchmark sweeps' schedule, so at the same point the
+# classes chapter's synthetic AUROCs come from shorter runs than these. `kimg` is the number of thousand
 # images the generator's discriminator saw when the sampled checkpoint was taken (the best one when
 # the patience stopped the run, else the last, as the paper's code), and `FD` the best Fréchet
 # distance (in the real classifier's feature space at the CPU profiles, FID at paper) of the run.

@@ -3,8 +3,9 @@
 A generator is a `Generator` spec: its name in tables and figures, its colour, a one-line description,
 and three functions with one contract for every kind of model:
 
-- ``config(profile, resolution, n_labels, precision)``: the profile's settings, an object with
-  ``to_dict()`` (it enters the run's config hash);
+- ``config(profile, resolution, n_labels, precision, *, shared=False)``: the profile's settings, an
+  object with ``to_dict()`` (it enters the run's config hash); ``shared`` asks for the schedule of the
+  point the generators, utility and memorisation chapters share (`Profile.shared_gan_preset`);
 - ``train(config, images, labels, *, seed, profile, domain, device, progress)``: trained (or loaded
   from its cache, resumed after a kill), early-stopped on the profile's Fréchet distance, returning a
   `Trained`;
@@ -95,8 +96,8 @@ def colour(name: str, default: str | None = None) -> str | None:
 
 
 def _gan_config(arch: str):
-    def config(profile: str, resolution: int, n_labels: int, precision: str | None = None):
-        return profiles.get(profile).gan_config(arch, resolution, n_labels, precision)
+    def config(profile: str, resolution: int, n_labels: int, precision: str | None = None, *, shared: bool = False):
+        return profiles.get(profile).gan_config(arch, resolution, n_labels, precision, shared=shared)
 
     return config
 

@@ -32,6 +32,7 @@ class Profile:
     shared_points: dict[str, Point]  # modality -> the point the generators, utility and memorisation chapters share
     reader_resolutions: tuple[int, ...]  # resolution-benchmark points the machine reader runs
     gan_preset: str  # name of the `synthmed.gan.config.GANConfig` classmethod: paper, cpu or tiny
+    shared_gan_preset: str  # the GANConfig preset of the shared points' runs (cpu: a longer schedule)
     classifier_preset: str  # name of the `synthmed.classify.models.ClassifierConfig` classmethod
     fd_images: int  # real and generated images per Fréchet distance (paper-spec §3.1: 10,000)
     fd_features: str  # early stopping's feature space: "inception" (the paper's FID) or "domain" (the real classifier)
@@ -45,11 +46,14 @@ class Profile:
         """The data settings with any non-None override (notebook parameters) applied."""
         return dataclasses.replace(self.data, **{k: v for k, v in overrides.items() if v is not None})
 
-    def gan_config(self, arch: str, resolution: int, n_labels: int, precision: str | None = None):
-        """The profile's `GANConfig` for one GAN; `precision` ("fp32" or "bf16") replaces fp32 when given."""
+    def gan_config(self, arch: str, resolution: int, n_labels: int, precision: str | None = None, *,
+                   shared: bool = False):
+        """The profile's `GANConfig` for one GAN (`shared`: for the chapters' shared points); `precision`
+        ("fp32" or "bf16") replaces fp32 when given."""
         from synthmed.gan.config import GANConfig  # torch: only when a GAN is asked for
 
-        config = getattr(GANConfig, self.gan_preset)(arch, resolution, n_labels)
+        preset = self.shared_gan_preset if shared else self.gan_preset
+        config = getattr(GANConfig, preset)(arch, resolution, n_labels)
         return dataclasses.replace(config, precision=precision) if precision else config
 
     def classifier_config(self, **overrides: object):
@@ -92,6 +96,7 @@ TINY = Profile(
     shared_points={"chest": ("classes", 20), "brain": ("resolution", 16)},
     reader_resolutions=(16,),  # the tiny GANs' size
     gan_preset="tiny",
+    shared_gan_preset="tiny",  # the shared points are the benchmark runs themselves
     classifier_preset="tiny",
     fd_images=256,
     fd_features="domain",
@@ -142,6 +147,10 @@ CPU = Profile(
     shared_points={"chest": ("classes", 20), "brain": ("classes", 10)},
     reader_resolutions=(32, 64),  # the resolution chapter's points
     gan_preset="cpu",
+    # The shared points' GANs train 16x the G steps (GANConfig.cpu_long: about what cpD-GAN needs to recover half
+    # the real classifier's margin over chance), so the chapters that look at generated images show GANs
+    # that have learned the labels; the benchmark sweeps keep the short schedule their budget affords.
+    shared_gan_preset="cpu_long",
     classifier_preset="cpu",
     fd_images=2000,
     # No Inception weights offline, and phantoms are far from ImageNet: the point's real classifier's
@@ -170,6 +179,7 @@ PAPER = Profile(
     shared_points={"chest": ("classes", 20), "brain": ("classes", 10)},
     reader_resolutions=(32, 64, 128),  # paper-spec §1.3
     gan_preset="paper",
+    shared_gan_preset="paper",
     classifier_preset="paper",
     fd_images=10_000,  # paper-spec §3.1
     fd_features="inception",  # the TTUR Inception pool_3 FID; the in-domain distance is logged beside it

@@ -746,13 +746,13 @@ def test_paper_settings() -> None:
 
 
 def test_profiles_are_narrow_and_valid() -> None:
-    for make in (GANConfig.cpu, GANConfig.tiny):
+    for make in (GANConfig.cpu, GANConfig.cpu_long, GANConfig.tiny):
         for arch in ("progan", "cpdgan"):
             config = make(arch, 32, N_LABELS)
             G, D = build(config)
             assert sum(p.numel() for p in G.parameters()) < 400_000
             assert config.total_kimg > config.min_fid_kimg >= config.full_resolution_kimg()
-    for make in (GANConfig.paper, GANConfig.cpu, GANConfig.tiny):  # the paper gives both GANs one schedule length
+    for make in (GANConfig.paper, GANConfig.cpu, GANConfig.cpu_long, GANConfig.tiny):  # both GANs: one length
         for resolution in (32, 64):
             prog, cpd = make("progan", resolution, N_LABELS), make("cpdgan", resolution, N_LABELS)
             assert (cpd.total_kimg, cpd.min_fid_kimg) == (prog.total_kimg, prog.min_fid_kimg)
@@ -764,6 +764,25 @@ def test_profiles_are_narrow_and_valid() -> None:
             config = GANConfig.cpu(arch, resolution, N_LABELS)
             assert set(config.minibatch.values()) == {16}
             assert config.total_kimg * 1000 / 16 >= 500  # G steps at the end of the schedule
+
+
+def test_the_shared_points_schedule_is_cpu_s_networks_with_sixteen_times_the_steps() -> None:
+    from synthmed.experiments import generator_config
+
+    for generator in ("cpD-GAN", "prog-GAN"):
+        sweep = generator_config(generator, "cpu", 32, N_LABELS)
+        shared = generator_config(generator, "cpu", 32, N_LABELS, shared=True)
+        assert (shared.latent, shared.fmap_base, shared.fmap_max, shared.lr, shared.ema_beta) == (
+            sweep.latent, sweep.fmap_base, sweep.fmap_max, sweep.lr, sweep.ema_beta)
+        sweep_steps, shared_steps = (c.total_kimg * 1000 / max(c.minibatch.values()) for c in (sweep, shared))
+        assert shared_steps == 16 * sweep_steps == 8000
+        # Evaluations in the paper's proportions: from 7/12 of the run, every 1/30 of it.
+        assert shared.min_fid_kimg == pytest.approx(shared.total_kimg * 7 / 12)
+        assert shared.fid_every_kimg == pytest.approx(shared.total_kimg / 30)
+        # tiny and paper: the shared points are the sweeps' own runs.
+        for profile, resolution in (("tiny", 16), ("paper", 32)):
+            assert generator_config(generator, profile, resolution, N_LABELS, shared=True) == generator_config(
+                generator, profile, resolution, N_LABELS)
 
 
 def test_config_validation_names_the_field() -> None:

@@ -29,7 +29,8 @@ class MeanImageConfig:
         return asdict(self)
 
 
-def _config(profile: str, resolution: int, n_labels: int, precision: str | None = None) -> MeanImageConfig:
+def _config(profile: str, resolution: int, n_labels: int, precision: str | None = None, *,
+            shared: bool = False) -> MeanImageConfig:
     profiles.get(profile)  # an unknown profile fails here as for the GANs
     return MeanImageConfig(resolution, n_labels)
 

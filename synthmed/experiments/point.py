@@ -57,9 +57,11 @@ def classifier_config(
                                                    precision=precision)
 
 
-def generator_config(generator: str, profile: str, resolution: int, n_labels: int, precision: str | None = None):
-    """The registered generator's config at `profile`; `precision` ("fp32" or "bf16") replaces fp32 when given."""
-    return generators.get(generator).config(profile, resolution, n_labels, precision)
+def generator_config(generator: str, profile: str, resolution: int, n_labels: int, precision: str | None = None,
+                     *, shared: bool = False):
+    """The registered generator's config at `profile` (`shared`: the chapters' shared points' schedule);
+    `precision` ("fp32" or "bf16") replaces fp32 when given."""
+    return generators.get(generator).config(profile, resolution, n_labels, precision, shared=shared)
 
 
 @dataclass
@@ -92,12 +94,15 @@ def run_point(
     source: Source | None = None,
     classifier_weights: str | None = None,
     precision: str | None = None,
+    shared: bool = False,
 ) -> PointRun:
     """One benchmark point end to end, every step cached by its config and inputs.
 
     classifier_weights ("imagenet", "none" or a local state dict) and precision ("fp32" or "bf16", for
     the GAN and both classifiers): None = the profile's. At profile paper the datasets, a CUDA GPU and
-    the weights are checked first (`check_paper_ready`).
+    the weights are checked first (`check_paper_ready`). `shared`: train the generator on the schedule of
+    the point the generators, utility and memorisation chapters share (`Profile.shared_gan_preset`;
+    at cpu longer than the sweeps'), a run of its own that no results table holds.
 
     Build the subset; train (or load) the real-trained classifier; train (or load) the generator
     registered as `generator` (`synthmed.generators`), early-stopped on the profile's Fréchet distance
@@ -136,7 +141,7 @@ def run_point(
     # Generator, early-stopped on a Fréchet distance; then one synthetic image per real label vector of
     # each split, as the original's test.py.
     t = time.perf_counter()
-    config = spec.config(profile, resolution, len(labels), precision)
+    config = spec.config(profile, resolution, len(labels), precision, shared=shared)
     domain = real_classifier_features(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
     trained = spec.train(config, x_train, y_train, seed=seed, profile=profile, domain=domain, device=device,
                          progress=progress)

@@ -250,11 +250,12 @@ def _setting_task(key: tuple[str, int], spec: RunSpec, benchmark: str, seeds: tu
     return _setting_runs(spec, modality, benchmark, setting, seeds, generators, _worker_source(spec, modality))
 
 
-def _points_task(modality: str, spec: RunSpec, points: list[tuple[str, int]], seed: int) -> str:
+def _points_task(modality: str, spec: RunSpec, points: list[tuple[str, int]], seed: int, shared: bool) -> str:
     source = load_source(modality, profiles.get(spec.profile).data, spec.data_root)
     for benchmark, setting in points:
         for generator in registry.names():
-            run_point(modality, benchmark, setting, generator, spec.profile, seed, source=source, **spec.options())
+            run_point(modality, benchmark, setting, generator, spec.profile, seed, source=source, shared=shared,
+                      **spec.options())
     return modality
 
 
@@ -297,13 +298,14 @@ def prepare_points(
     workers: int | None = None,
     classifier_weights: str | None = None,
     precision: str | None = None,
+    shared: bool = False,
 ) -> None:
     """Fill the caches of one benchmark point per modality (`points`: modality -> (benchmark, setting)),
     every registered generator, the modalities in parallel processes (`sweep_workers`). A chapter then calls
-    `run_point` with the same options, which loads everything it needs from the caches."""
+    `run_point` with the same options (`shared` included), which loads everything it needs from the caches."""
     check_paper_ready(profile, data_root, device, tuple(points), classifier_weights)
     spec = RunSpec(profile, data_root, device, classifier_weights, precision)
-    arguments = {m: (spec, [point], seed) for m, point in points.items()}
+    arguments = {m: (spec, [point], seed, shared) for m, point in points.items()}
     in_processes(_points_task, arguments, sweep_workers(profile, device, workers))
 
 
@@ -383,18 +385,21 @@ def shared_point_runs(
 ) -> dict[tuple[str, str], PointRun]:
     """Every registered generator's `run_point` at one point per modality: the point the generators,
     utility and memorisation chapters share. `points`: modality -> (benchmark, setting), a modality
-    mapped to None (or `points` None) takes the profile's (`Profile.shared_points`). With `prepare`,
+    mapped to None (or `points` None) takes the profile's (`Profile.shared_points`). The generators train
+    on the shared points' schedule (`run_point`'s `shared`; at cpu longer than the sweeps'). With `prepare`,
     the caches are filled first in the profile's worker processes (`prepare_points`). Returns
     (modality, generator) -> PointRun, modalities in `points` order, generators in registry order."""
     shared = profiles.get(profile).shared_points
     points = dict.fromkeys(shared) if points is None else points
     chosen = {m: tuple(p) if p else shared[m] for m, p in points.items()}
     if prepare:
-        prepare_points(chosen, profile, seed, data_root, classifier_weights=classifier_weights, precision=precision)
+        prepare_points(chosen, profile, seed, data_root, classifier_weights=classifier_weights, precision=precision,
+                       shared=True)
     sources = {m: load_source(m, profiles.get(profile).data, data_root) for m in chosen}
     return {
         (m, generator): run_point(m, benchmark, setting, generator, profile, seed, source=sources[m],
-                                  data_root=data_root, classifier_weights=classifier_weights, precision=precision)
+                                  data_root=data_root, classifier_weights=classifier_weights, precision=precision,
+                                  shared=True)
         for m, (benchmark, setting) in chosen.items()
         for generator in registry.names()
     }
