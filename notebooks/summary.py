@@ -31,13 +31,15 @@ precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile
 # %%
 import logging
 
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import claims
+from synthmed import claims, paper_results, plots
 from synthmed.experiments import results_path, sweep_results, sweep_seeds
 
 logging.basicConfig(level=logging.WARNING)
+plots.style()
 pd.set_option("display.max_colwidth", None)  # tables hold sentences
 BENCHMARKS = {"classes": "Fewer label combinations", "samples": "Samples per class", "resolution": "Resolution"}
 seeds = sweep_seeds(profile, seed, n_seeds)
@@ -51,6 +53,33 @@ sweeps = {
     for m in ("chest", "brain")
 }
 tables = {b: pd.concat([sweeps[m, b] for m in ("chest", "brain")], ignore_index=True) for b in BENCHMARKS}
+rows = []
+for benchmark, results in tables.items():
+    settings = {m: tuple(sorted(set(results.loc[results["modality"] == m, "setting"]))) for m in ("chest", "brain")}
+    paper = claims.paper_verdicts(benchmark, settings=settings)
+    table = claims.side_by_side(claims.check_benchmark(results, benchmark), paper)
+    rows.append(table.assign(chapter=BENCHMARKS[benchmark]))
+summary = pd.concat(rows, ignore_index=True)
+summary["paper's statement"] = summary["claim"].map(claims.STATEMENTS)
+
+# %% [markdown]
+# ## At a glance
+#
+# Each claim per benchmark and modality, on our results and on the paper's published values at our
+# settings: **ours / paper**, ✓ holds, ✗ does not hold, ? cannot be decided, – no published values
+# (the resolution benchmark's figure gives none). T1 compares the paper's two GANs; T2-T4 are
+# checked per generator. The sentences behind every mark are further down.
+
+# %%
+display(claims.claims_matrix(summary))
+
+# %% [markdown]
+# Our mean-AUROC curves (left of each pair) beside the paper's published ones (right, on a tinted
+# ground), for every benchmark and modality; error bars are our runs' 95% bootstrap intervals.
+
+# %%
+fig = plots.ours_beside_paper(tables, {b: paper_results.paper_as_results(benchmark=b) for b in BENCHMARKS})
+plt.show(fig)
 
 # %% [markdown]
 # ## The results tables
@@ -88,7 +117,7 @@ inventory = pd.DataFrame(
 display(inventory.set_index(["benchmark", "modality"]))
 
 # %% [markdown]
-# ## Every claim
+# ## Every claim, with its numbers
 #
 # T1: cpD-GAN above prog-GAN at most points (every benchmark). T2: the gap at the fewest label
 # combinations is smaller than at the most (classes). T3: synthetic AUROC falls earlier or faster
@@ -97,14 +126,6 @@ display(inventory.set_index(["benchmark", "modality"]))
 # side, uses the paper's published values at our settings (`synthmed.claims`).
 
 # %%
-rows = []
-for benchmark, results in tables.items():
-    settings = {m: tuple(sorted(set(results.loc[results["modality"] == m, "setting"]))) for m in ("chest", "brain")}
-    paper = claims.paper_verdicts(benchmark, settings=settings)
-    table = claims.side_by_side(claims.check_benchmark(results, benchmark), paper)
-    rows.append(table.assign(chapter=BENCHMARKS[benchmark]))
-summary = pd.concat(rows, ignore_index=True)
-summary["paper's statement"] = summary["claim"].map(claims.STATEMENTS)
 display(
     summary[["chapter", "claim", "scope", "ours", "our numbers", "paper", "paper's statement"]].set_index(
         ["chapter", "claim", "scope"]

@@ -212,10 +212,39 @@ def execute_notebook(
                 os.environ[key] = value
     seconds = time.perf_counter() - start
 
-    executed = nbformat.read(output, as_version=4)
+    executed = present_for_reading(nbformat.read(output, as_version=4), params)
     executed.metadata["synthmed"] = {**expected, "status": "ok", "seconds": round(seconds, 1)}
     nbformat.write(executed, output)
     return NotebookRun(name, executed=True, seconds=seconds)
+
+
+READING_TAGS = ("show-input", "hide-input", "remove-input", "remove-cell", "hide-cell")  # a cell's own choice wins
+
+
+def present_for_reading(notebook, params: dict[str, Any]):
+    """An executed notebook arranged for the page: the story first, the code one click away.
+
+    papermill's injected-parameters cell is dropped and the values that ran are stated once, in a short
+    note above the `parameters` cell (whose defaults stay, collapsed); every code cell without a tag of
+    `READING_TAGS` is collapsed (`hide-input`), so prose, figures and tables lead. Outputs are untouched.
+    """
+    import nbformat
+
+    cells = [c for c in notebook.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    for cell in cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if cell.cell_type == "code" and not set(tags) & set(READING_TAGS):
+            tags.append("hide-input")
+    where = next((i for i, c in enumerate(cells) if "parameters" in c["metadata"]["tags"]), None)
+    if where is not None and params:
+        values = ", ".join(f"`{k} = {v!r}`" for k, v in params.items())
+        note = nbformat.v4.new_markdown_cell(
+            f"*This page ran with {values}; the collapsed cell below lists every parameter and its default.*"
+        )
+        note.metadata["tags"] = ["parameters-note"]
+        cells.insert(where, note)
+    notebook.cells = cells
+    return notebook
 
 
 # ---------------------------------------------------------------------------------------------

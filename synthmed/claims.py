@@ -420,6 +420,26 @@ def side_by_side(ours: Iterable[Verdict], paper: dict[tuple[str, str], Verdict])
     return pd.DataFrame(rows, columns=["claim", "scope", "ours", "our numbers", "paper", "paper's numbers"])
 
 
+MARKS = {"holds": "✓", "does not hold": "✗", "undecided": "?", "no published values": "–"}
+
+
+def claims_matrix(side: pd.DataFrame) -> pd.DataFrame:
+    """`side_by_side` rows (any benchmarks) as one compact table: a row per claim and generator, a column
+    per benchmark and modality, each cell "ours / paper" in `MARKS` (✓ holds, ✗ does not hold,
+    ? undecided, – no published values); "" where a claim was not checked. The scope names the modality,
+    the benchmark and (T2-T4) the generator, as `check_benchmark` writes it."""
+    rows = []
+    for _, r in side.iterrows():
+        head, _, generator = r["scope"].partition(", ")
+        modality, _, benchmark = head.partition(" ")
+        rows.append({"claim": r["claim"], "generator": generator or " vs ".join(T1_PAIR), "benchmark": benchmark,
+                     "modality": modality, "cell": f"{MARKS[r['ours']]} / {MARKS[r['paper']]}"})
+    table = pd.DataFrame(rows, columns=["claim", "generator", "benchmark", "modality", "cell"])
+    wide = table.pivot_table(index=["claim", "generator"], columns=["benchmark", "modality"], values="cell",
+                             aggfunc="first", sort=False)
+    return wide.fillna("")
+
+
 def verdicts_markdown(
     verdicts: Iterable[Verdict],
     profile: str | None = None,

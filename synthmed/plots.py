@@ -813,6 +813,36 @@ def paper_curves(values: pd.DataFrame, title: str, *, gap: bool = True) -> plt.F
     return fig
 
 
+def ours_beside_paper(tables: Mapping[str, pd.DataFrame], paper: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """One figure for the results summary: per benchmark (a row) and modality, our mean-AUROC curves (every
+    series of `curve_series`) beside the paper's published ones (`paper_results.paper_as_results`; a
+    grey panel that says so where the paper published none). `tables`: benchmark -> our results."""
+    modalities = ("chest", "brain")
+    fig, axes = plt.subplots(len(tables), 2 * len(modalities), figsize=(11, 2.6 * len(tables)), squeeze=False)
+    for row, (benchmark, results) in enumerate(tables.items()):
+        ours, theirs = curve_table(results), paper.get(benchmark)
+        published = curve_table(theirs) if theirs is not None and len(theirs) else None
+        for k, modality in enumerate(modalities):
+            ax_ours, ax_paper = axes[row, 2 * k], axes[row, 2 * k + 1]
+            part = ours[ours["modality"] == modality]
+            if len(part):
+                _curve_axes(ax_ours, None, part, benchmark, curve_series(results), f"ours: {modality} {benchmark}")
+            else:
+                ax_ours.axis("off")
+            theirs_part = None if published is None else published[published["modality"] == modality]
+            if theirs_part is None or theirs_part.empty:
+                ax_paper.set_facecolor("#f4f1ea")
+                ax_paper.text(0.5, 0.5, "no published values", ha="center", va="center", fontsize=8,
+                              transform=ax_paper.transAxes)
+                ax_paper.set_xticks([]), ax_paper.set_yticks([])
+                ax_paper.set_title(f"paper: {modality} {benchmark}", fontsize=9)
+                continue
+            _curve_axes(ax_paper, None, theirs_part, benchmark, curve_series(theirs), f"paper: {modality} {benchmark}")
+            ax_paper.set_facecolor("#f4f1ea")  # a different ground: not our results
+    fig.tight_layout()
+    return fig
+
+
 def per_label_results(label_table: pd.DataFrame, label: str) -> pd.DataFrame:
     """One label's AUROCs from a per-label sweep table (`synthmed.experiments.LABEL_COLUMNS`) in the shape
     of a results table: per run auc_real (+ bootstrap bounds), auc_synthetic (+ bounds) and gap (no CI)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BOOK_FILES = ["_config.yml", "_toc.yml", "references.bib", "book", "notebooks", "params"]
+BOOK_FILES = ["_config.yml", "_toc.yml", "references.bib", "book", "notebooks", "params", "_css"]
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,24 @@ def test_executed_notebooks_record_the_tiny_profile(built_book: Path) -> None:
         assert meta["status"] == "ok"
         assert meta["parameters"]["profile"] == "tiny"
         tags = [cell.metadata.get("tags", []) for cell in nb.cells]
-        assert ["parameters"] in tags and ["injected-parameters"] in tags
+        # One parameters cell (collapsed), papermill's injected one gone, the values that ran stated once.
+        assert sum("parameters" in t for t in tags) == 1 and not any("injected-parameters" in t for t in tags)
+        note = next(c for c in nb.cells if "parameters-note" in c.metadata.get("tags", []))
+        assert "`profile = 'tiny'`" in note.source, page
+        assert all("hide-input" in c.metadata["tags"] or "widget" in c.metadata["tags"] or
+                   set(c.metadata["tags"]) & {"show-input", "remove-input", "remove-cell", "hide-cell"}
+                   for c in nb.cells if c.cell_type == "code"), page
+
+
+def test_no_page_shows_papermill_s_parameters_cell_or_uncollapsed_plumbing(built_book: Path) -> None:
+    html = built_book / "_build" / "html"
+    for page in toc_pages(built_book):
+        if not page.startswith("notebooks/"):
+            continue
+        text = (html / f"{page}.html").read_text()
+        assert "# Parameters" not in text, page  # papermill's injected cell starts with this comment
+        assert "This page ran with" in text, page
+        assert "tag_hide-input" in text, page  # MyST-NB's class for a collapsed cell
 
 
 def test_no_page_references_another_host(built_book: Path) -> None:

@@ -109,3 +109,27 @@ def test_every_params_file_names_its_profile_and_holds_only_parameters_every_not
             # A reader's overrides only: a key no notebook takes would be dropped by papermill unseen, and
             # a profile's own settings belong to synthmed.profiles.
             assert set(params) <= taken, (path.name, name, set(params) - taken)
+
+
+def test_present_for_reading_drops_the_injected_cell_states_the_values_once_and_collapses_code() -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A chapter"),
+        nbformat.v4.new_code_cell('profile = "cpu"\nseed = 0', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('# Parameters\nprofile = "tiny"\n', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("import synthmed"),
+        nbformat.v4.new_code_cell("plot()", metadata={"tags": ["show-input"]}),
+        nbformat.v4.new_code_cell("explorer", metadata={"tags": ["widget", "remove-input"]}),
+    ]
+    out = book.present_for_reading(nb, {"profile": "tiny", "seed": 1})
+    sources = [c.source for c in out.cells]
+    assert not any(s.startswith("# Parameters") for s in sources)
+    note = out.cells[1]
+    assert note.cell_type == "markdown" and "`profile = 'tiny'`" in note.source and "`seed = 1`" in note.source
+    assert out.cells[2].metadata["tags"] == ["parameters", "hide-input"]  # the defaults stay, collapsed
+    assert out.cells[3].metadata["tags"] == ["hide-input"]  # plumbing collapsed
+    assert out.cells[4].metadata["tags"] == ["show-input"]  # a cell's own choice wins
+    assert out.cells[5].metadata["tags"] == ["widget", "remove-input"]
+    assert [c.cell_type for c in out.cells].count("markdown") == 2

@@ -235,3 +235,20 @@ def test_synthetic_signal_counts_runs_above_chance_per_generator() -> None:
     assert math.isclose(cpd["real AUROC (mean)"], 0.85) and math.isclose(cpd["synthetic AUROC (mean)"], 0.65)
     with pytest.raises(ValueError, match="auc_synthetic_low"):
         claims.synthetic_signal(table(both(20, 0.8, 0.7, 0.6)))
+
+
+def test_the_claims_matrix_puts_ours_beside_the_paper_per_benchmark_modality_and_generator() -> None:
+    side = pd.DataFrame([
+        {"claim": "T1", "scope": "chest classes", "ours": "holds", "paper": "does not hold"},
+        {"claim": "T2", "scope": "chest classes, cpD-GAN", "ours": "undecided", "paper": "holds"},
+        {"claim": "T2", "scope": "brain classes, prog-GAN", "ours": "does not hold", "paper": "holds"},
+        {"claim": "T4", "scope": "chest resolution, cpD-GAN", "ours": "holds", "paper": "no published values"},
+    ])
+    matrix = claims.claims_matrix(side)
+    assert list(matrix.index) == [("T1", "cpD-GAN vs prog-GAN"), ("T2", "cpD-GAN"), ("T2", "prog-GAN"),
+                                  ("T4", "cpD-GAN")]
+    assert matrix.loc[("T1", "cpD-GAN vs prog-GAN"), ("classes", "chest")] == "✓ / ✗"
+    assert matrix.loc[("T2", "cpD-GAN"), ("classes", "chest")] == "? / ✓"
+    assert matrix.loc[("T2", "prog-GAN"), ("classes", "brain")] == "✗ / ✓"
+    assert matrix.loc[("T4", "cpD-GAN"), ("resolution", "chest")] == "✓ / –"
+    assert matrix.loc[("T2", "cpD-GAN"), ("classes", "brain")] == ""  # not checked there

@@ -143,3 +143,23 @@ def test_benchmark_explorer_starts_at_the_main_figure_and_follows_its_controls(m
     label.value = "Edema"
     shown, kwargs = drawn[-1]
     assert kwargs["title"] == "ours: Edema" and shown["auc_real"].max() == pytest.approx(0.43)
+
+
+def test_ours_beside_the_paper_pairs_each_modality_and_says_where_the_paper_published_nothing() -> None:
+    from synthmed.paper_results import paper_as_results
+
+    tables = {"classes": results("classes", (20, 2)), "resolution": results("resolution", (32, 64))}
+    paper = {b: paper_as_results(benchmark=b) for b in tables}
+    fig = plots.ours_beside_paper(tables, paper)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["ours: chest classes", "paper: chest classes", "ours: brain classes", "paper: brain classes",
+                      "ours: chest resolution", "paper: chest resolution", "ours: brain resolution",
+                      "paper: brain resolution"]
+    chest_paper = fig.axes[1]
+    assert {line.get_label() for line in chest_paper.get_lines()} >= {"real", "cpD-GAN", "prog-GAN"}
+    # The paper's classes curve holds its published points at our settings and beyond (20 ... 2).
+    assert max(len(line.get_xdata()) for line in chest_paper.get_lines()) == len(set(paper["classes"].query(
+        "modality == 'chest'")["setting"]))
+    resolution_paper = fig.axes[5]
+    assert not resolution_paper.get_lines()
+    assert [t.get_text() for t in resolution_paper.texts] == ["no published values"]
