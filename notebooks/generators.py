@@ -10,6 +10,24 @@
 #     name: python3
 # ---
 
+# %% tags=["remove-cell", "install"]
+# Opened in Colab, Binder or a Jupyter without synthmed, this cell installs it (with CPU torch where torch is
+# missing); where synthmed is installed (make book, papermill, the tests) it does nothing. The notebooks that the
+# book's launch buttons open run at the tiny profile (next code cell), sized for a free session.
+try:
+    import synthmed  # noqa: F401
+except ImportError:
+    import pathlib
+    import sys
+
+    _repo = pathlib.Path.cwd().parent  # a clone (Binder, JupyterHub) installs itself, anywhere else from GitHub
+    _source = _repo.as_uri() if (_repo / "synthmed" / "__init__.py").is_file() else "git+REPOSITORY@REF"
+    # %pip install --quiet --extra-index-url https://download.pytorch.org/whl/cpu "synthmed[labels] @ {_source}"
+    if "google.colab" in sys.modules:  # Colab shows ipywidgets 8 through its custom widget manager only
+        from google.colab import output
+
+        output.enable_custom_widget_manager()
+
 # %% [markdown]
 # # Training the generators
 #

@@ -251,8 +251,23 @@ def present_for_reading(notebook, params: dict[str, Any]):
 # The offline widget JavaScript and the HTML build.
 
 
+# Loaded between require.js and embed-amd.js (`nb_ipywidgets_js` in _config.yml). The html-manager's modules
+# are named AMD modules (`@jupyter-widgets/base`, ...`/html-manager/dist/libembed-amd`), and each loads its icon
+# fonts from the folder of its module URL, which require.js derives from the module's *name*, relative to the
+# page: `notebooks/@jupyter-widgets/html-manager/dist/*.woff2`, a 404. Mapping those names onto this script's
+# own folder, where the fonts are copied, makes every font URL `_static/widgets/<hash>.woff2`, on any page.
+WIDGET_PATHS_JS = """\
+// Written by synthmed.book.vendor_widgets: resolve the widget modules' URLs (and so their icon fonts) here.
+(function () {
+  var here = new URL(".", document.currentScript.src).href.replace(/\\/$/, "");
+  require.config({paths: {"@jupyter-widgets/html-manager/dist": here, "@jupyter-widgets": here}});
+})();
+"""
+WIDGET_FONTS = ("*.woff2", "*.woff")  # what browsers take from the fonts' @font-face lists (ttf/eot/svg: older ones)
+
+
 def vendor_widgets(root: Path) -> Path:
-    """Copy the pinned widget manager and require.js from node_modules (installed by `npm ci`)."""
+    """Copy the pinned widget manager, its icon fonts and require.js from node_modules (installed by `npm ci`)."""
     target = root / VENDOR_DIR / "widgets"
     target.mkdir(parents=True, exist_ok=True)
     modules = root / "node_modules"
@@ -261,9 +276,10 @@ def vendor_widgets(root: Path) -> Path:
         if not src.exists():
             raise FileNotFoundError(f"{src} is missing: run `npm ci` at the repository root (make does this)")
         shutil.copy2(src, target / dst)
-    # The html-manager loads its icon fonts relative to embed-amd.js.
-    for font in (modules / "@jupyter-widgets/html-manager/dist").glob("*.woff*"):
-        shutil.copy2(font, target / font.name)
+    for pattern in WIDGET_FONTS:
+        for font in (modules / "@jupyter-widgets/html-manager/dist").glob(pattern):
+            shutil.copy2(font, target / font.name)
+    (target / "paths.js").write_text(WIDGET_PATHS_JS)
     return target
 
 
