@@ -619,3 +619,10 @@ def test_sweep_results_names_runs_it_cannot_make(
         (s, 0, "cpD-GAN") for s in settings
     ]
     assert all("no label combination" in m["reason"] for m in table.attrs["missing"])
+
+
+def test_each_synthetic_split_has_its_own_latent_seed() -> None:
+    seeds = {split: experiments.synthetic_seed(7, split) for split in ("train", "val", "test")}
+    assert len(set(seeds.values())) == 3 and seeds["train"] == 7  # the run's seed draws the training images
+    with pytest.raises(ValueError, match="unknown split 'holdout'"):
+        experiments.synthetic_seed(7, "holdout")

@@ -31,6 +31,7 @@ from synthmed.experiments.point import (
     point_resolution,
     real_baseline,
     run_point,
+    synthetic_seed,
 )
 from synthmed.experiments.pool import in_processes, sweep_workers
 from synthmed.experiments.results import (
@@ -59,6 +60,6 @@ __all__ = [
     "NotReady", "PointRun", "RunSpec", "Source", "benchmark_sweeps", "check_paper_ready", "classifier_config",
     "classify_point", "generator_config", "in_processes", "load_results", "load_source", "load_sources",
     "point_resolution", "prepare_data", "prepare_points", "real_baseline", "results_path", "run_point",
-    "run_sweep", "shared_point_runs", "sweep_results", "sweep_seeds", "sweep_workers", "validate_label_results",
-    "validate_results", "whole_split",
+    "run_sweep", "shared_point_runs", "sweep_results", "sweep_seeds", "sweep_workers", "synthetic_seed",
+    "validate_label_results", "validate_results", "whole_split",
 ]

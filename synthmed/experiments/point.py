@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 SYNTHETIC_SEED_OFFSET = {"train": 0, "val": 1, "test": 2}
 
 
+def synthetic_seed(seed: int, split: str) -> int:
+    """The latent seed of a run's synthetic `split` ("train", "val" or "test"): every user of a synthetic
+    split (run_point, the machine reader) draws it from here, so no two splits share latents."""
+    if split not in SYNTHETIC_SEED_OFFSET:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SYNTHETIC_SEED_OFFSET)}")
+    return int(seed) + SYNTHETIC_SEED_OFFSET[split]
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """What every run of a sweep shares besides its point: the profile and the machine-side options.
@@ -146,8 +154,8 @@ def run_point(
     trained = spec.train(config, x_train, y_train, seed=seed, profile=profile, domain=domain, device=device,
                          progress=progress)
     synthetic = {
-        split: spec.sample(trained, arrays[split][1], seed=seed + offset, device=device)
-        for split, offset in SYNTHETIC_SEED_OFFSET.items()
+        split: spec.sample(trained, arrays[split][1], seed=synthetic_seed(seed, split), device=device)
+        for split in SYNTHETIC_SEED_OFFSET
     }
     times["generator_s"] = time.perf_counter() - t
 

@@ -16,7 +16,7 @@ from synthmed import generators
 from synthmed.classify.metrics import mean_auc
 from synthmed.classify.models import ClassifierConfig
 from synthmed.classify.train import predict, train_cached, train_classifier
-from synthmed.experiments.point import SYNTHETIC_SEED_OFFSET
+from synthmed.experiments.point import SYNTHETIC_SEED_OFFSET, synthetic_seed
 from synthmed.reader.study import binomial_p_value, clopper_pearson
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def point_images(run: PointRun, *, device: str = "auto") -> ReaderImages:
     synthetic_test = run.synthetic.get("test")
     if synthetic_test is None:
         spec = generators.get(str(run.row["generator"]))
-        synthetic_test = spec.sample(run.trained, test_labels, seed=int(run.row["seed"]) + TEST_SEED_OFFSET,
+        synthetic_test = spec.sample(run.trained, test_labels, seed=synthetic_seed(run.row["seed"], "test"),
                                      device=device)
     elif len(synthetic_test) != len(real_test):
         raise ValueError(f"run {run.row.get('modality')}/{run.row.get('setting')}: {len(synthetic_test)} synthetic "
