@@ -11,7 +11,12 @@ to that branch. Each notebook is its source as written, with two changes:
   the published commit, `git+URL@REF`, where the source holds the placeholder `git+REPOSITORY@REF`.
   Opened where synthmed is importable, the cell does nothing.
 
+The book's download button hands out the executed notebooks (`_build/html/_sources/`), whose install cell
+still holds the placeholder; `--downloads` fills it in there too, so a downloaded notebook opened in Colab
+installs synthmed from the commit the site was built from.
+
     python -m synthmed.publish --ref COMMIT [--out DIR] [--keep-existing]
+    python -m synthmed.publish --ref COMMIT --downloads _build/html
     python -m synthmed.publish --branch          # prints repository.branch
 
 Only PyYAML and jupytext are needed (and the package on the path, as `python -m` from the root gives).
@@ -85,16 +90,38 @@ def write_launch_notebooks(root: Path, ref: str, out: Path | None = None, keep_e
     return written
 
 
+def fill_downloads(html: Path, url: str, ref: str) -> list[Path]:
+    """Fill the install cell's source in every notebook under `html/_sources` (the download button's files)."""
+    import nbformat
+
+    filled = []
+    for path in sorted((Path(html) / "_sources").rglob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        cells = [c for c in notebook.cells if INSTALL_TAG in _tags(c) and SOURCE_PLACEHOLDER in c.source]
+        for cell in cells:
+            cell.source = cell.source.replace(SOURCE_PLACEHOLDER, f"git+{url}@{ref}")
+        if cells:
+            nbformat.write(notebook, path)
+            filled.append(path)
+    return filled
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m synthmed.publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: .)")
     parser.add_argument("--ref", default="main", help="the commit or branch the install cell installs (default: main)")
     parser.add_argument("--out", type=Path, default=None, help="write under this folder (default: the root)")
     parser.add_argument("--keep-existing", action="store_true", help="leave notebooks that already exist alone")
+    parser.add_argument("--downloads", type=Path, default=None, metavar="HTML",
+                        help="fill the install cell of the built book's downloadable notebooks instead")
     parser.add_argument("--branch", action="store_true", help="print repository.branch of _config.yml and stop")
     args = parser.parse_args(argv)
     if args.branch:
         print(repository(args.root)[1])
+        return 0
+    if args.downloads is not None:
+        for path in fill_downloads(args.downloads, repository(args.root)[0], args.ref):
+            print(path)
         return 0
     for path in write_launch_notebooks(args.root, args.ref, args.out, args.keep_existing):
         print(path)

@@ -102,6 +102,15 @@ def test_book_workflow_builds_the_cpu_book_with_a_cache_and_deploys_to_pages() -
     assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
 
 
+def test_book_workflow_fills_the_downloadable_notebooks_before_uploading_the_site() -> None:
+    steps = _workflow("book.yml")["jobs"]["build"]["steps"]
+    order = [s.get("run", s.get("uses", "")) for s in steps]
+    fill = next(i for i, r in enumerate(order) if "synthmed.publish" in r and "--downloads _build/html" in r)
+    build = next(i for i, r in enumerate(order) if "make book" in r)
+    upload = next(i for i, r in enumerate(order) if r.startswith("actions/upload-pages-artifact@"))
+    assert build < fill < upload
+
+
 def test_book_workflow_pushes_the_launch_notebooks_to_the_configured_branch() -> None:
     job = _workflow("book.yml")["jobs"]["launch-notebooks"]
     assert job["permissions"] == {"contents": "write"}
@@ -268,3 +277,17 @@ def test_publish_keeps_existing_notebooks_and_prints_the_branch(
     assert first
     assert publish.main(["--root", str(ROOT), "--branch"]) == 0
     assert capsys.readouterr().out.strip() == _config()["repository"]["branch"]
+
+
+def test_downloadable_notebooks_get_the_install_source_filled_in(tmp_path: Path) -> None:
+    import nbformat
+
+    url, _ = publish.repository(ROOT)
+    sources = tmp_path / "_sources" / "notebooks"
+    sources.mkdir(parents=True)
+    nbformat.write(jupytext.read(ROOT / "notebooks" / "data.py"), sources / "data.ipynb")
+    (sources / "intro.md").write_text("# not a notebook")
+    assert publish.main(["--root", str(ROOT), "--ref", "feed42", "--downloads", str(tmp_path)]) == 0
+    _, cell = _install_cell(nbformat.read(sources / "data.ipynb", as_version=4))
+    assert f'"git+{url}@feed42"' in cell.source and publish.SOURCE_PLACEHOLDER not in cell.source
+    assert publish.fill_downloads(tmp_path, url, "feed42") == []  # nothing left to fill
