@@ -1,7 +1,8 @@
 """Open every page of the built book in Debian's Chromium (through playwright, never `playwright install`).
 
-Each page must show its title, load every image, render its saved widgets, and request nothing
-from any host but 127.0.0.1. In CI (CI=true) a missing Chromium is a failure; elsewhere the test is
+Each page must show its title, load every image, render its saved widgets, request nothing from any
+host but 127.0.0.1, get no 4xx/5xx answer (the widgets' icon fonts and the favicon included) and log no
+console error or uncaught exception. In CI (CI=true) a missing Chromium is a failure; elsewhere the test is
 skipped with a note on how to install it.
 """
 
@@ -13,10 +14,12 @@ import os
 import shutil
 import socketserver
 import threading
+from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 
 from tests.test_book_build import toc_pages
 
@@ -69,9 +72,14 @@ def test_every_page_renders_offline_in_chromium(built_book: Path, served_book: s
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page()
         requests: list[str] = []
+        errors: list[str] = []  # console errors, uncaught exceptions and 4xx/5xx answers of the current page
         page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: m.type == "error" and errors.append(f"console error: {m.text}"))
+        page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+        page.on("response", lambda r: r.status >= 400 and errors.append(f"HTTP {r.status} {r.url}"))
         for name in toc_pages(built_book):
             requests.clear()
+            errors.clear()
             page.goto(f"{served_book}/{name}.html", wait_until="load")
             title = page.locator("main h1").first.inner_text().strip()
             if not title:
@@ -95,12 +103,58 @@ def test_every_page_renders_offline_in_chromium(built_book: Path, served_book: s
                 except Exception:
                     problems.append(f"{name}: {views} saved widget views did not render")
                 counts["widgets"] += views
+            # What rendering asks for next (the widgets' icon fonts, the favicon) has arrived before the checks.
+            page.wait_for_load_state("networkidle")
             for url in requests:
                 host = urlparse(url).hostname
                 if host not in (None, "127.0.0.1") and not url.startswith(("data:", "blob:")):
                     problems.append(f"{name}: requested {url}")
+            problems.extend(f"{name}: {error}" for error in errors)
         browser.close()
     assert not problems, "\n".join(problems)
     # The book must actually exercise what this test checks.
     assert counts["images"] > 0, "no figure in the whole book"
     assert counts["widgets"] > 0, "no saved widget in the whole book"
+
+
+def test_notebook_pages_launch_the_configured_repository_and_download_links_resolve(built_book: Path) -> None:
+    """Launch, repository and issues buttons point at `_config.yml`'s repository; every download link is a file."""
+    config = yaml.safe_load((built_book / "_config.yml").read_text())
+    url, branch = config["repository"]["url"].rstrip("/"), config["repository"]["branch"]
+    org_repo = urlparse(url).path.strip("/")
+    html = built_book / "_build" / "html"
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hrefs: list[str] = []
+
+        def handle_starttag(self, tag, attrs) -> None:
+            href = dict(attrs).get("href")
+            if tag == "a" and href:
+                self.hrefs.append(href)
+
+    notebooks = 0
+    for name in toc_pages(built_book):
+        parser = Links()
+        parser.feed((html / f"{name}.html").read_text())
+        hrefs = parser.hrefs
+        assert url in hrefs, f"{name}: no repository button"
+        assert any(h.startswith(f"{url}/issues/new") for h in hrefs), f"{name}: no issues button"
+        downloads = [h for h in hrefs if "_sources/" in h]
+        assert downloads, f"{name}: no download button"
+        for href in downloads:
+            assert (html / Path(name).parent / href).resolve().is_file(), f"{name}: download {href} is missing"
+        if not name.startswith("notebooks/"):
+            continue
+        notebooks += 1
+        ipynb = f"{name}.ipynb"
+        binder = f"{config['launch_buttons']['binderhub_url']}/v2/gh/{org_repo}/{branch}?urlpath=lab/tree/{ipynb}"
+        colab = f"{config['launch_buttons']['colab_url']}/github/{org_repo}/blob/{branch}/{ipynb}"
+        assert binder in hrefs, f"{name}: no Binder button for {binder}"
+        assert colab in hrefs, f"{name}: no Colab button for {colab}"
+        hub = [h for h in hrefs if h.startswith(config["launch_buttons"]["jupyterhub_url"])]
+        assert len(hub) == 1, f"{name}: no JupyterHub button"
+        query = parse_qs(urlparse(hub[0]).query)
+        assert query["repo"] == [url] and query["branch"] == [branch], query
+    assert notebooks, "no notebook page"
