@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from synthmed import cli, experiments
+from synthmed import cli, experiments, generators
 from synthmed.data import DataError
 
 
@@ -93,7 +93,7 @@ def test_run_passes_its_options_to_run_sweep(monkeypatch: pytest.MonkeyPatch, ca
         "benchmark": "samples",
         "profile": "tiny",
         "settings": None,
-        "generators": ("cpD-GAN", "prog-GAN"),
+        "generators": generators.names(),  # every registered generator
         "seeds": [3],
         "data_root": None,
         "device": "cpu",
