@@ -167,3 +167,61 @@ PROGAN = register(Generator(
     in_paper=True,
 ))
 GAN_ARCH = {"cpD-GAN": "cpdgan", "prog-GAN": "progan"}  # registry name -> synthmed.gan.config arch
+
+
+# ---------------------------------------------------------------------------------------------
+# A class-conditional diffusion model (synthmed.diffusion, issue 16): not in the paper.
+
+
+def _diffusion_config(profile: str, resolution: int, n_labels: int, precision: str | None = None, *,
+                      shared: bool = False):
+    """`DiffusionConfig`'s preset of the profile's GAN preset name (`shared`: the shared points')."""
+    import dataclasses
+
+    from synthmed.diffusion.config import DiffusionConfig
+
+    settings = profiles.get(profile)
+    config = DiffusionConfig.preset(settings.shared_gan_preset if shared else settings.gan_preset, resolution,
+                                    n_labels)
+    return dataclasses.replace(config, precision=precision) if precision else config
+
+
+def _train_diffusion(config, images, labels, *, seed, profile, domain, device="auto", progress=False) -> Trained:
+    """`synthmed.diffusion.train.train_diffusion_cached`, early-stopped as `fd_setup` says (as the GANs)."""
+    from synthmed.diffusion.train import train_diffusion_cached
+
+    settings = profiles.get(profile)
+    result = train_diffusion_cached(config, images, labels, seed=seed, fd_images=settings.fd_images, device=device,
+                                    progress=progress, **fd_setup(profile, domain, device=device))
+    nan = float("nan")
+    best = nan if result.best_fd is None else float(result.best_fd)
+    in_domain = best if settings.fd_features == "domain" else result.monitors_at_best.get("domain", nan)
+    return Trained(
+        model=result.checkpoint,
+        log_path=result.log_path,
+        stop_metric="fid" if settings.fd_features == "inception" else "fd_domain",
+        stop_value=best,
+        fd_domain=float(in_domain),
+        best_kimg=nan if result.best_kimg is None else float(result.best_kimg),
+        sampled_kimg=float(result.sampled_kimg),
+        train_kimg=float(result.kimg),
+        stop_reason=result.stop_reason,
+        train_seconds=float(result.train_seconds),
+    )
+
+
+def _sample_diffusion(trained: Trained, labels: np.ndarray, *, seed: int, device: str = "auto") -> np.ndarray:
+    """DDIM from seeded starting noise, at the config's steps and guidance scale."""
+    from synthmed.diffusion.sample import sample
+
+    return sample(trained.model, labels, seed=seed, device=device)
+
+
+DIFFUSION = register(Generator(
+    name="DDIM",
+    colour="#9467bd",
+    description="a class-conditional diffusion model (U-Net, classifier-free guidance), sampled with DDIM",
+    config=_diffusion_config,
+    train=_train_diffusion,
+    sample=_sample_diffusion,
+))

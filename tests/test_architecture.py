@@ -133,6 +133,19 @@ def test_gan_never_imports_classify() -> None:
     assert not leaks, f"synthmed.gan imports synthmed.classify: {sorted(leaks)}"
 
 
+def test_diffusion_never_imports_classify_or_experiments() -> None:
+    """Like the GANs, the diffusion model takes its Fréchet features from the caller."""
+    above = ("synthmed.classify", "synthmed.experiments", "synthmed.features", "synthmed.generators")
+    leaks = {
+        (module, target)
+        for module, targets in import_graph().items()
+        if module == "synthmed.diffusion" or module.startswith("synthmed.diffusion.")
+        for target in targets
+        if any(target == a or target.startswith(a + ".") for a in above)
+    }
+    assert not leaks, f"synthmed.diffusion imports modules above it: {sorted(leaks)}"
+
+
 def test_the_checks_see_lazy_imports_and_cycles() -> None:
     """The checks themselves: a function-level import is an edge, and a two-module loop is found."""
     assert "synthmed.gan.checkpoint" in imports_of("synthmed.gan.sample")

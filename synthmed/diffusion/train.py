@@ -1,0 +1,608 @@
+"""The diffusion model's training loop: noise prediction, EMA, Fréchet early stopping, checkpoints, exact resume.
+
+One flat function in the GAN loop's style (``synthmed.gan.train``), under the same contract:
+
+- A step draws ``batch`` reals in a seeded per-epoch order, maps [0, 255] to [-1, 1], draws a
+  timestep t uniformly from 0..T-1 and Gaussian noise per image, noises the images with diffusers'
+  ``DDPMScheduler.add_noise`` and regresses the noise (mean squared error; Ho et al. 2020's "simple"
+  loss). Each image's labels are replaced by "no label" with probability ``p_uncond`` (classifier-free
+  guidance, Ho & Salimans 2022). Adam with a linear warm-up of the learning rate over
+  ``warmup_steps`` and the gradient norm clipped to ``grad_clip``.
+- The EMA network follows with decay ``min(ema_decay, (1 + step) / (10 + step))`` after every step
+  (the warm-up of TensorFlow's ExponentialMovingAverage, which diffusers' EMAModel also offers), so
+  that short runs do not average in their random initialisation. It is evaluated and sampled.
+- Progress is counted in training images (kimg). Every tick appends one JSON line with the mean
+  loss, the learning rate and timings to ``log.jsonl``.
+- Early stopping as the GANs: from ``min_fd_kimg``, every ``fd_every_kimg``, and at ``total_kimg``,
+  the Fréchet distance between ``fd_images`` real training images and as many EMA samples with those
+  reals' labels (DDIM, the config's steps and guidance, i.e. the sampler the split will be drawn
+  with), in the given extractor's features; ``best.pt`` keeps the best EMA network; training stops
+  after ``patience`` evaluations without improvement or at ``total_kimg``. ``monitors`` log further
+  distances on the same images. Reals and starting noise are one seeded draw ("fixed") or one per
+  evaluation ("fresh"), as ``synthmed.gan.train`` explains.
+- The sampled network (:attr:`TrainResult.checkpoint`) follows the GANs' rule: best.pt when the
+  patience ran out or the run is unfinished, last.pt when it reached total_kimg with patience left.
+
+Exact resume: every draw comes from explicit generators: ``noise`` (timesteps, noise, label drops;
+checkpointed), the data order (a seeded permutation per epoch, fixed by the images drawn so far) and
+the evaluations' own seeded generators; torch's global RNG (dropout) and Python's ``random`` are
+seeded, checkpointed and handed back afterwards. DDIM with eta 0 draws nothing, so evaluations and
+grids leave the training stream as it was. last.pt holds the network, its EMA, Adam's state, the RNG
+states, the progress and the config, written atomically with a ``synthmed.cache`` manifest; a run
+killed at any point continues from it and, on the CPU, reaches the same weights as an uninterrupted
+run. A checkpoint that fails its manifest is reported and the run starts over; a half-written last
+log line is dropped; one process trains a run directory at a time (a lock beside it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler
+from PIL import Image
+from tqdm.auto import tqdm
+
+from synthmed import cache
+from synthmed import config as settings
+from synthmed.diffusion.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
+from synthmed.diffusion.config import DiffusionConfig, build
+from synthmed.diffusion.sample import generate_uint8
+from synthmed.gan.frechet import FeatureStatistics, extractor_name, feature_statistics, frechet_distance
+from synthmed.torch_utils import multi_hot, resolve_device
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1  # part of train_diffusion_cached's key: bump when a change here changes what a run produces
+FD_REALS = ("fixed", "fresh")
+_DEVICE_DATA_BYTES = 2 << 30  # on a GPU the uint8 training set moves to device memory when at most this large
+
+Extractor = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class TrainResult:
+    """Where a run is and what it reached (the fields of ``synthmed.gan.train.TrainResult``)."""
+
+    run_dir: Path
+    last_checkpoint: Path  # full training state (resume from it)
+    best_checkpoint: Path | None  # EMA network at the best Fréchet distance; None before an evaluation
+    log_path: Path
+    best_fd: float | None
+    best_kimg: float | None
+    kimg: float  # training images seen, in thousands, when this call returned
+    finished: bool  # stopped for good (total_kimg or patience)
+    stop_reason: str  # "total_kimg", "patience", or "max_kimg" (paused; call again to continue)
+    wall_seconds: float  # this call
+    images_per_second: float  # training images in this call / wall_seconds (0 when nothing was trained)
+    train_seconds: float  # in training steps (housekeeping excluded), all calls on this run together
+    device: str
+    from_cache: bool = False  # the run had finished before: nothing was trained
+    sampled: str = "last"  # which network `checkpoint` is: "best" or "last"
+    sampled_kimg: float = 0.0
+    monitors_at_best: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def checkpoint(self) -> Path:
+        """The checkpoint to sample (the GANs' rule; see the module docstring)."""
+        return self.best_checkpoint if self.sampled == "best" and self.best_checkpoint else self.last_checkpoint
+
+
+# ----------------------------------------------------------------------------
+# Helpers.
+
+
+def _derived_seed(seed: int, purpose: str, index: int = 0) -> int:
+    """An independent 63-bit seed for one use of the run's seed."""
+    return int(settings.stable_hash("diffusion-train", seed, purpose, index), 16) % (2**63)
+
+
+def data_digest(images: np.ndarray, labels: np.ndarray) -> str:
+    """Hash of the training arrays (dtype, shape, bytes): a run belongs to exactly this data."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (images, labels):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def _check_data(images: np.ndarray, labels: np.ndarray, config: DiffusionConfig) -> tuple[np.ndarray, np.ndarray]:
+    R = config.resolution
+    images = np.asarray(images)
+    if config.channels != 1:
+        raise ValueError(f"DiffusionConfig.channels = {config.channels}: train_diffusion takes grayscale images "
+                         "(channels 1)")
+    if images.ndim != 3 or images.shape[1:] != (R, R) or images.shape[0] < 2:
+        raise ValueError(f"images: expected uint8 (N, {R}, {R}) with N >= 2 for this {R}x{R} config, "
+                         f"got shape {images.shape}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"images: expected dtype uint8 (the image store's), got {images.dtype}")
+    return images, multi_hot(labels, n_images=len(images), n_labels=config.n_labels)
+
+
+def fd_count(config: DiffusionConfig, fd_images: int, n: int) -> int:
+    """Images per Fréchet evaluation: the caller's ``fd_images``, at most the training set and the config's cap."""
+    return min(fd_images, n, config.max_fd_images or fd_images)
+
+
+def _epoch_order(n: int, seed: int) -> Callable[[int, int], torch.Tensor]:
+    """take(cursor, count): the indices of reals number cursor.. of the stream, each epoch a seeded permutation."""
+    cached: dict[int, torch.Tensor] = {}
+
+    def permutation(epoch: int) -> torch.Tensor:
+        if epoch not in cached:
+            cached.clear()
+            generator = torch.Generator().manual_seed(_derived_seed(seed, "data", epoch))
+            cached[epoch] = torch.randperm(n, generator=generator)
+        return cached[epoch]
+
+    def take(cursor: int, count: int) -> torch.Tensor:
+        parts = []
+        while count > 0:
+            epoch, position = divmod(cursor, n)
+            part = permutation(epoch)[position : position + count]
+            parts.append(part)
+            cursor, count = cursor + len(part), count - len(part)
+        return torch.cat(parts)
+
+    return take
+
+
+@contextlib.contextmanager
+def _run_global_rngs(seed: int, saved: dict[str, Any] | None) -> Iterator[None]:
+    """Seed torch's CPU RNG and Python's ``random`` for a run (or restore a checkpoint's); restore after."""
+    outer_torch, outer_python = torch.get_rng_state(), random.getstate()
+    try:
+        if saved is None:
+            torch.default_generator.manual_seed(seed)
+            random.seed(seed)
+        else:
+            torch.set_rng_state(saved["torch_global"])
+            version, internal, gauss = saved["python"]  # the file may hold lists where random wants tuples
+            random.setstate((version, tuple(internal), gauss))
+        yield
+    finally:
+        torch.set_rng_state(outer_torch)
+        random.setstate(outer_python)
+
+
+def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().to("cpu", copy=True) for name, value in module.state_dict().items()}
+
+
+def _atomic_save(payload: Any, path: Path) -> None:
+    cache.atomic_write(path, lambda temp: torch.save(payload, temp))
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _log_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(line, record) per record of a log.jsonl; a line that is not a JSON object is dropped with a warning."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            which = "its half-written last line" if number == len(lines) else f"line {number} (not a JSON record)"
+            log.warning("%s: dropping %s", path, which)
+            continue
+        records.append((line, record))
+    return records
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a run's log.jsonl in order: start/resume, tick (loss), fd, checkpoint, stop; each with kimg."""
+    return [record for _, record in _log_records(Path(path))]
+
+
+def _truncate_log(path: Path, nimg: int) -> None:
+    """Drop records written after ``nimg`` images by a run that died before its next checkpoint."""
+    if path.exists():
+        kept = "".join(line + "\n" for line, record in _log_records(path) if record.get("nimg", 0) <= nimg)
+        cache.atomic_write(path, kept, manifest=False)
+
+
+def _discard_run(run_dir: Path) -> None:
+    for path in (run_dir / "last.pt", run_dir / "best.pt"):
+        cache.discard(path)
+    (run_dir / "log.jsonl").unlink(missing_ok=True)
+    for grid in run_dir.glob("samples-*.png"):
+        grid.unlink()
+
+
+def _image_grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    R = images.shape[1]
+    return images.reshape(rows, cols, R, R).transpose(0, 2, 1, 3).reshape(rows * R, cols * R)
+
+
+def _grid_label_rows(labels: np.ndarray, rows: int) -> np.ndarray:
+    """The ``rows`` most frequent label vectors, most frequent first (ties: first seen)."""
+    unique, first, counts = np.unique(labels, axis=0, return_index=True, return_counts=True)
+    return unique[np.lexsort((first, -counts))[:rows]]
+
+
+def _save_png(image: np.ndarray, path: Path) -> None:
+    cache.atomic_write(path, lambda temp: Image.fromarray(image).save(temp, format="PNG"), manifest=False)
+
+
+# ----------------------------------------------------------------------------
+# The loop.
+
+
+def train_diffusion(
+    config: DiffusionConfig,
+    images: np.ndarray,  # uint8 (N, R, R): the real training split at the config's resolution
+    labels: np.ndarray,  # 0/1 (N, L)
+    run_dir: str | Path,  # folder of the run; an unfinished run found there is resumed
+    *,
+    seed: int = 0,  # initial weights, data order, noise, evaluation samples: everything random
+    extractor: Extractor,  # features for the Fréchet distance (gan.frechet.FeatureExtractor)
+    device: str = "auto",
+    progress: bool = False,  # a tqdm bar
+    max_kimg: float | None = None,  # pause (checkpoint, unfinished) once past this; None = run to the end
+    fd_images: int = 10_000,  # real and generated images per Fréchet distance; at most N
+    fd_reals: str = "fixed",  # "fixed": one draw of reals and noise; "fresh": one per evaluation
+    monitors: dict[str, Extractor] | None = None,  # further Fréchet distances, logged; they do not steer
+    tick_kimg: float | None = None,  # kimg per log record; None = fd_every_kimg / 4
+    checkpoint_every_kimg: float | None = None,  # last.pt this often and at the end; None = fd_every_kimg
+    grid_every_kimg: float | None = None,  # a samples PNG this often; None = fd_every_kimg; 0 = never
+    grid_size: tuple[int, int] = (8, 8),  # rows (most frequent label vectors) x columns (starting noise)
+) -> TrainResult:
+    """Train (or resume, or return a finished) diffusion run in ``run_dir``; see the module docstring.
+
+    Files in run_dir: last.pt, best.pt, log.jsonl (records "start", "resume", "tick", "fd",
+    "checkpoint", "stop", each with ``nimg`` and ``kimg``), reals.png and samples-<kimg>.png (grids),
+    run.json (settings, for people).
+    """
+    call_start = time.perf_counter()
+    images, labels = _check_data(images, labels, config)
+    digest = data_digest(images, labels)
+    if max_kimg is not None and max_kimg < 0:
+        raise ValueError(f"max_kimg: expected None or a number >= 0, got {max_kimg}")
+    if fd_images < 2:
+        raise ValueError(f"fd_images: expected at least 2 images per Fréchet distance, got {fd_images}")
+    if fd_reals not in FD_REALS:
+        raise ValueError(f"fd_reals: expected one of {', '.join(FD_REALS)}, got {fd_reals!r}")
+    monitors = dict(monitors or {})
+    tick_kimg = config.fd_every_kimg / 4 if tick_kimg is None else tick_kimg
+    checkpoint_every_kimg = config.fd_every_kimg if checkpoint_every_kimg is None else checkpoint_every_kimg
+    grid_every_kimg = config.fd_every_kimg if grid_every_kimg is None else grid_every_kimg
+    for name, value in (("tick_kimg", tick_kimg), ("checkpoint_every_kimg", checkpoint_every_kimg)):
+        if not value > 0:
+            raise ValueError(f"{name}: expected a number > 0, got {value}")
+    if grid_every_kimg < 0 or min(grid_size) < 1:
+        raise ValueError(f"grid_every_kimg >= 0 and grid_size >= (1, 1) expected, "
+                         f"got {grid_every_kimg} and {grid_size}")
+
+    run_dir = Path(run_dir)
+    with cache.locked(run_dir, what="diffusion run"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cache.clean_stale(run_dir)
+        last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
+        dev = resolve_device(device)
+        N = len(images)
+
+        # Networks, optimiser, schedule, generators.
+        model = build(config, seed).to(dev)
+        ema = copy.deepcopy(model).eval().requires_grad_(False)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.adam_betas)
+        scheduler = DDPMScheduler(**config.scheduler_kwargs())
+        noise = torch.Generator().manual_seed(_derived_seed(seed, "noise"))  # timesteps, noise, label drops
+        first_fd_kimg = math.ceil(config.min_fd_kimg / config.fd_every_kimg - 1e-9) * config.fd_every_kimg
+        state: dict[str, Any] = {
+            "nimg": 0, "step": 0, "best_fd": None, "best_kimg": None, "evals": 0, "evals_since_best": 0,
+            "best_monitors": {}, "next_fd_nimg": first_fd_kimg * 1000, "done": False, "stop_reason": "",
+            "train_seconds": 0.0,
+        }
+        saved_rngs = None
+
+        # Resume from last.pt when it (and best.pt, once there is one) matches its manifest.
+        checkpoint = None
+        if last_path.exists():
+            if cache.verify(last_path, what="diffusion checkpoint"):
+                checkpoint = load_checkpoint(last_path, config)  # refuses another network
+                best_problem = cache.check(best_path)
+                if checkpoint["progress"]["best_fd"] is not None and best_problem is not None:
+                    log.warning("diffusion checkpoint %s is %s; the run starts over", best_path,
+                                "missing" if best_problem == "missing" else f"corrupt: {best_problem}")
+                    checkpoint = None
+            if checkpoint is None:
+                _discard_run(run_dir)
+        resumed = checkpoint is not None
+        if checkpoint is not None:
+            saved_config = DiffusionConfig.from_dict(checkpoint["config"])
+            if saved_config != config:
+                differ = [f.name for f in dataclasses.fields(config)
+                          if getattr(saved_config, f.name) != getattr(config, f.name)]
+                raise ValueError(f"{last_path}: the run there used other settings ({', '.join(differ)}); "
+                                 "use another run directory")
+            if checkpoint["seed"] != seed or checkpoint["data_digest"] != digest:
+                raise ValueError(f"{last_path}: the run there used seed {checkpoint['seed']} and data "
+                                 f"{checkpoint['data_digest']}, this call seed {seed} and data {digest}; "
+                                 "use another run directory")
+            model.load_state_dict(checkpoint["model"])
+            ema.load_state_dict(checkpoint["ema"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            noise.set_state(checkpoint["rng"]["noise"])
+            saved_rngs = checkpoint["rng"]
+            state.update(checkpoint["progress"])
+            del checkpoint
+            _truncate_log(log_path, state["nimg"])
+        elif log_path.exists():
+            log_path.unlink()  # a run that died before its first checkpoint starts over
+
+        def result(from_cache: bool, images_trained: int) -> TrainResult:
+            wall = time.perf_counter() - call_start
+            use_best = state["best_fd"] is not None and (state["evals_since_best"] >= config.patience
+                                                         or not state["done"])
+            return TrainResult(
+                run_dir=run_dir, last_checkpoint=last_path,
+                best_checkpoint=best_path if state["best_fd"] is not None else None, log_path=log_path,
+                best_fd=state["best_fd"], best_kimg=state["best_kimg"], kimg=state["nimg"] / 1000,
+                finished=state["done"], stop_reason=state["stop_reason"], wall_seconds=wall,
+                images_per_second=images_trained / wall if images_trained else 0.0,
+                train_seconds=state["train_seconds"], device=str(dev), from_cache=from_cache,
+                sampled="best" if use_best else "last",
+                sampled_kimg=state["best_kimg"] if use_best else state["nimg"] / 1000,
+                monitors_at_best=dict(state["best_monitors"]),
+            )
+
+        if state["done"]:
+            log.info("diffusion run %s finished before (%s at %.1f kimg)", run_dir, state["stop_reason"],
+                     state["nimg"] / 1000)
+            return result(from_cache=True, images_trained=0)
+
+        images_t = torch.from_numpy(images if images.flags.writeable else images.copy())
+        labels_t = torch.from_numpy(labels)
+        if dev.type == "cuda" and images_t.numel() <= _DEVICE_DATA_BYTES:
+            images_t, labels_t = images_t.to(dev), labels_t.to(dev)
+        take = _epoch_order(N, seed)
+        bf16 = config.precision == "bf16"
+        sample_batch = 256 if dev.type == "cuda" else 16  # small batches run faster on one CPU thread
+
+        # The Fréchet evaluation: reals, their labels and starting noise, one draw or one per evaluation.
+        n_fd = fd_count(config, fd_images, N)
+        real_stats: dict[str, FeatureStatistics] = {}
+        drawn: int | None = None
+        shape = (config.channels, config.resolution, config.resolution)
+
+        def evaluate_fd() -> tuple[float, dict[str, float]]:
+            nonlocal drawn
+            draw = state["evals"] if fd_reals == "fresh" else 0
+            index = torch.randperm(N, generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-reals", draw)))
+            fd_index = index[:n_fd].numpy()
+            start_noise = torch.randn(n_fd, *shape,
+                                      generator=torch.Generator().manual_seed(_derived_seed(seed, "fd-noise", draw)))
+            if drawn != draw:
+                real_stats.clear()
+                drawn = draw
+            fakes = generate_uint8(ema, start_noise, torch.from_numpy(labels[fd_index]), steps=config.sample_steps,
+                                   guidance=config.guidance, batch_size=sample_batch)
+            distances = {}
+            for key, features in {"": extractor, **monitors}.items():
+                if key not in real_stats:
+                    real_stats[key] = feature_statistics(features(images[fd_index]))
+                distances[key] = frechet_distance(real_stats[key], feature_statistics(features(fakes)))
+            return distances.pop(""), distances
+
+        # Image grids: rows of the most frequent label vectors, fixed starting noise per cell.
+        grid_rows_labels = _grid_label_rows(labels, grid_size[0])
+        grid_rows, grid_cols = len(grid_rows_labels), grid_size[1]
+        grid_labels = torch.from_numpy(np.repeat(grid_rows_labels, grid_cols, axis=0))
+        grid_noise = torch.randn(grid_rows * grid_cols, *shape,
+                                 generator=torch.Generator().manual_seed(_derived_seed(seed, "grid")))
+
+        def save_samples(name: str) -> None:
+            fakes = generate_uint8(ema, grid_noise, grid_labels, steps=config.sample_steps, guidance=config.guidance,
+                                   batch_size=sample_batch)
+            _save_png(_image_grid(fakes, grid_rows, grid_cols), run_dir / name)
+
+        if grid_every_kimg > 0 and not (run_dir / "reals.png").exists():
+            reals = []
+            for row in grid_rows_labels:  # the first reals of each grid row's label vector, in a seeded order
+                matches = np.flatnonzero((labels == row).all(axis=1))
+                picks = np.random.default_rng(_derived_seed(seed, "grid-reals")).permutation(matches)[:grid_cols]
+                reals.append(images[np.resize(picks, grid_cols)])
+            _save_png(_image_grid(np.concatenate(reals), grid_rows, grid_cols), run_dir / "reals.png")
+        cache.atomic_write(run_dir / "run.json", json.dumps(
+            {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
+             "extractor": extractor_name(extractor), "fd_images": n_fd}, indent=1, default=str), manifest=False)
+
+        images_trained = 0
+        target_kimg = config.total_kimg if max_kimg is None else min(max_kimg, config.total_kimg)
+        with _run_global_rngs(seed, saved_rngs):
+            nimg = state["nimg"]
+            _append_jsonl(log_path, {"kind": "resume" if resumed else "start", "nimg": nimg, "kimg": nimg / 1000,
+                                     "device": str(dev), "precision": config.precision, "seed": seed})
+
+            def next_multiple(every_kimg: float) -> float:
+                return (math.floor(nimg / (every_kimg * 1000) + 1e-9) + 1) * every_kimg * 1000
+
+            next_tick, next_checkpoint = next_multiple(tick_kimg), next_multiple(checkpoint_every_kimg)
+            next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
+            loss_sum, loss_count = torch.zeros(()), 0
+            mark = time.perf_counter()  # end of the last housekeeping
+            tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
+            bar = tqdm(total=round(target_kimg, 3), initial=round(nimg / 1000, 3), desc="diffusion",
+                       disable=not progress, leave=False,
+                       bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}{postfix}]")
+
+            def save_last() -> None:
+                _atomic_save({
+                    "format": CHECKPOINT_FORMAT, "kind": "last", "config": config.to_dict(), "seed": seed,
+                    "data_digest": digest, "model": _cpu_state(model), "ema": _cpu_state(ema),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": {"noise": noise.get_state(), "torch_global": torch.get_rng_state(),
+                            "python": random.getstate()},
+                    "progress": dict(state),
+                }, last_path)
+                _append_jsonl(log_path, {"kind": "checkpoint", "nimg": nimg, "kimg": nimg / 1000,
+                                         "path": last_path.name})
+
+            paused = max_kimg is not None and nimg >= max_kimg * 1000
+            if paused and not resumed:
+                save_last()  # a run paused before its first step still leaves a checkpoint to resume from
+            while not paused:
+                # One optimiser step.
+                index = take(nimg, config.batch)
+                x0 = images_t[index.to(images_t.device)].to(dev)[:, None].float() / 127.5 - 1.0  # [B, 1, R, R]
+                y = labels_t[index.to(labels_t.device)].to(dev)
+                t = torch.randint(config.timesteps, (len(index),), generator=noise).to(dev)
+                eps = torch.randn(x0.shape, generator=noise).to(dev)
+                uncond = (torch.rand(len(index), generator=noise) < config.p_uncond).to(dev)
+                x_t = scheduler.add_noise(x0, eps, t)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                    prediction = model(x_t, t, y, uncond)
+                loss = F.mse_loss(prediction.float(), eps)
+                for group in optimizer.param_groups:  # linear warm-up (Ho et al. 2020)
+                    group["lr"] = config.lr * min(1.0, (state["step"] + 1) / max(config.warmup_steps, 1))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                with torch.no_grad():
+                    decay = min(config.ema_decay, (1 + state["step"]) / (10 + state["step"]))
+                    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
+                state["step"] += 1
+                nimg += len(index)
+                images_trained += len(index)
+                loss_sum += loss.detach().cpu()
+                loss_count += 1
+                state["nimg"] = nimg
+                bar.update(round(nimg / 1000, 3) - bar.n)
+                if nimg >= config.total_kimg * 1000:
+                    state["done"], state["stop_reason"] = True, "total_kimg"
+                paused = not state["done"] and max_kimg is not None and nimg >= max_kimg * 1000
+                due = min(next_tick, next_checkpoint, next_grid, state["next_fd_nimg"])
+                if not (state["done"] or paused or nimg >= due):
+                    continue
+
+                # Housekeeping.
+                maintenance_start = time.perf_counter()
+                state["train_seconds"] += maintenance_start - mark
+                tick_train_seconds += maintenance_start - mark
+                kimg = nimg / 1000
+                record: dict[str, Any] = {"nimg": nimg, "kimg": kimg}
+
+                evaluate = kimg >= config.min_fd_kimg and (nimg >= state["next_fd_nimg"]
+                                                           or state["stop_reason"] == "total_kimg")
+                if evaluate:
+                    eval_start = time.perf_counter()
+                    fd, monitored = evaluate_fd()
+                    state["evals"] += 1
+                    improved = state["best_fd"] is None or fd < state["best_fd"]
+                    if improved:
+                        _atomic_save({"format": CHECKPOINT_FORMAT, "kind": "best", "config": config.to_dict(),
+                                      "seed": seed, "data_digest": digest, "ema": _cpu_state(ema),
+                                      "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}, best_path)
+                        state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, kimg, 0
+                        state["best_monitors"] = monitored
+                    else:
+                        state["evals_since_best"] += 1
+                    state["next_fd_nimg"] = next_multiple(config.fd_every_kimg)
+                    if state["evals_since_best"] >= config.patience and not state["done"]:
+                        state["done"], state["stop_reason"] = True, "patience"
+                    _append_jsonl(log_path, {"kind": "fd", **record, "fd": fd, "best_fd": state["best_fd"],
+                                             "improved": improved, "evals_since_best": state["evals_since_best"],
+                                             "fd_images": n_fd, "extractor": extractor_name(extractor),
+                                             **({"monitors": monitored} if monitors else {}),
+                                             "seconds": time.perf_counter() - eval_start})
+                    log.info("kimg %.2f: Fréchet distance %.4g (best %.4g at %.2f kimg)", kimg, fd,
+                             state["best_fd"], state["best_kimg"])
+
+                if nimg >= next_tick or state["done"] or paused:
+                    tick_record = {"kind": "tick", **record, "step": state["step"],
+                                   "loss": float(loss_sum) / max(loss_count, 1),
+                                   "lr": optimizer.param_groups[0]["lr"],
+                                   "Timing/sec_per_tick": tick_train_seconds + tick_maintenance_seconds,
+                                   "Timing/img_per_sec": (nimg - tick_start_nimg) / max(tick_train_seconds, 1e-9),
+                                   "Timing/maintenance_sec": tick_maintenance_seconds,
+                                   "Timing/train_sec": state["train_seconds"]}
+                    _append_jsonl(log_path, tick_record)
+                    bar.set_postfix_str(f"loss {tick_record['loss']:.4f} {tick_record['Timing/img_per_sec']:.0f} img/s"
+                                        + (f" FD {state['best_fd']:.3g}" if state["best_fd"] is not None else ""))
+                    loss_sum, loss_count = torch.zeros(()), 0
+                    tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
+                    next_tick = next_multiple(tick_kimg)
+
+                if nimg >= next_grid or (state["done"] and grid_every_kimg > 0):
+                    save_samples(f"samples-{kimg:010.3f}kimg.png")
+                    next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
+                if nimg >= next_checkpoint or evaluate or state["done"] or paused:
+                    save_last()
+                    next_checkpoint = next_multiple(checkpoint_every_kimg)
+                mark = time.perf_counter()
+                tick_maintenance_seconds += mark - maintenance_start
+                if state["done"]:
+                    break
+
+            bar.close()
+            if paused and not state["done"]:
+                state["stop_reason"] = "max_kimg"
+            _append_jsonl(log_path, {"kind": "stop", "nimg": nimg, "kimg": nimg / 1000,
+                                     "reason": state["stop_reason"], "best_fd": state["best_fd"],
+                                     "best_kimg": state["best_kimg"], "train_seconds": state["train_seconds"]})
+        log.info("diffusion run %s: %s at %.2f kimg, best FD %s", run_dir, state["stop_reason"], nimg / 1000,
+                 state["best_fd"])
+        return result(from_cache=False, images_trained=images_trained)
+
+
+def train_diffusion_cached(
+    config: DiffusionConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int = 0,
+    extractor: Extractor,  # needs a ``name``: it steers early stopping, so the key holds it
+    fd_images: int = 10_000,
+    fd_reals: str = "fixed",
+    monitors: dict[str, Extractor] | None = None,  # each needs a ``name`` too
+    device: str = "auto",
+    progress: bool = False,
+    cache_dir: str | Path | None = None,  # None = synthmed.config.home() / "diffusion"
+    **options: Any,  # max_kimg, tick_kimg, ... as train_diffusion (not part of the key)
+) -> TrainResult:
+    """:func:`train_diffusion` in ``<cache_dir>/<hash>``, the hash of config, seed, data, extractor and evaluation.
+
+    A finished run is returned as it is (``from_cache``); an unfinished one resumes from last.pt.
+    """
+    name = extractor_name(extractor)
+    if name is None:
+        raise ValueError("train_diffusion_cached: the extractor needs a `name` attribute (a string) so the cache "
+                         "key can tell runs with different Fréchet features apart")
+    images, labels = _check_data(images, labels, config)
+    evaluation: list[Any] = [fd_reals]
+    if monitors:
+        names = {key: extractor_name(monitor) for key, monitor in monitors.items()}
+        if None in names.values():
+            raise ValueError("train_diffusion_cached: each monitor needs a `name` attribute (a string) for the key")
+        evaluation.append(sorted(names.items()))
+    key = settings.stable_hash("diffusion", CACHE_VERSION, config.to_dict(), seed, data_digest(images, labels),
+                               name, fd_count(config, fd_images, len(images)), *evaluation)
+    root = Path(cache_dir) if cache_dir is not None else settings.home() / "diffusion"
+    return train_diffusion(config, images, labels, root / key, seed=seed, extractor=extractor, fd_images=fd_images,
+                           fd_reals=fd_reals, monitors=monitors, device=device, progress=progress, **options)
