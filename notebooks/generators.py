@@ -281,7 +281,7 @@ display(
 # %%
 for modality, (benchmark, setting) in points.items():
     title = f"{modality}, {benchmark} benchmark, setting {setting}"
-    fig = plots.training_curves({g: logs[modality, g] for g in generators.names()}, title=title)
+    fig = plots.training_curves({g: logs[modality, g] for g in generators.book_names()}, title=title)
     plt.show(fig)
 
 # %%
@@ -313,7 +313,7 @@ display(Markdown("\n".join(sentences)))
 # %%
 sample_sets = {
     modality: widgets.sample_set(
-        {g: runs[modality, g].trained.model for g in generators.names()},
+        {g: runs[modality, g].trained.model for g in generators.book_names()},
         *runs[modality, "prog-GAN"].arrays["train"],
         runs[modality, "prog-GAN"].subset.labels,
         seeds=range(seed, seed + explorer_seeds),

@@ -77,7 +77,7 @@ points = {"chest": settings.shared_point("chest", chest_benchmark, chest_setting
           "brain": settings.shared_point("brain", brain_benchmark, brain_setting)}
 runs = shared_point_runs(profile, seed, points, data_root or None, classifier_weights=classifier_weights or None,
                          precision=precision or None, prepare=False)  # the generators chapter trained them
-first = {modality: runs[modality, generators.names()[0]] for modality in points}
+first = {modality: runs[modality, generators.book_names()[0]] for modality in points}
 
 # %% [markdown]
 # ## The feature space
@@ -97,14 +97,14 @@ for modality, run in first.items():
     x_train, x_test = run.arrays["train"][0], run.arrays["test"][0]
     features[modality, "train"] = extract_features(run.real_model, x_train)
     features[modality, "test"] = extract_features(run.real_model, x_test)
-    for generator in generators.names():
+    for generator in generators.book_names():
         features[modality, generator] = extract_features(run.real_model, runs[modality, generator].synthetic["test"])
 display(
     Markdown(
         ", ".join(
             f"{modality}: {features[modality, 'train'].shape[1]}-dimensional features of "
             f"{len(features[modality, 'train'])} training, {len(features[modality, 'test'])} test and "
-            f"{len(features[modality, generators.names()[0]])} synthetic test images per generator"
+            f"{len(features[modality, generators.book_names()[0]])} synthetic test images per generator"
             for modality in points
         )
         + "."
@@ -154,7 +154,7 @@ for modality, run in first.items():
     y_train, y_test = run.arrays["train"][1], run.arrays["test"][1]
     test_index, _ = nearest_neighbours(features[modality, "test"], features[modality, "train"], k=1)
     row = {"modality": modality, "real test": float((y_train[test_index[:, 0]] == y_test).all(axis=1).mean())}
-    for generator in generators.names():
+    for generator in generators.book_names():
         index, _ = nearest[modality, generator]
         row[generator] = float((y_train[index] == y_test).all(axis=1).mean())
     same_labels.append(row)
@@ -253,11 +253,11 @@ for modality, run in first.items():
         display(Markdown(f"**{modality}**: no test image carries a finding; no maps."))
         continue
     images, truth = x_test[positions], y_test[positions]
-    models = {"real": run.real_model} | {g: runs[modality, g].synthetic_model for g in generators.names()}
+    models = {"real": run.real_model} | {g: runs[modality, g].synthetic_model for g in generators.book_names()}
     maps = {name: occlusion_maps(model, images, truth) for name, model in models.items()}
     titles = [f"{f}\n(all: {labels_of(chosen[f], labels)})" for f in findings]
     plt.show(plots.attribution_pairs(images, maps, titles=titles, suptitle=f"{modality}: occlusion maps"))
-    scores = {"real": run.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.names()}
+    scores = {"real": run.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.book_names()}
     probabilities = pd.DataFrame(
         {
             name: [float(s[p, labels.index(f)]) for p, f in zip(positions, findings, strict=True)]

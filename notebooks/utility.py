@@ -169,10 +169,11 @@ display(
 
 # %%
 for modality in points:
-    first = runs[modality, generators.names()[0]]
+    first = runs[modality, generators.book_names()[0]]
     evaluation = pd.concat(
         [first.evaluation[first.evaluation["trained_on"] == "real"]]
-        + [runs[modality, g].evaluation[runs[modality, g].evaluation["trained_on"] == g] for g in generators.names()],
+        + [runs[modality, g].evaluation[runs[modality, g].evaluation["trained_on"] == g]
+           for g in generators.book_names()],
         ignore_index=True,
     )
     point = first.subset.point
@@ -182,9 +183,9 @@ for modality in points:
 # %%
 sentences = []
 for modality in points:
-    first = runs[modality, generators.names()[0]]
+    first = runs[modality, generators.book_names()[0]]
     parts = [f"real {first.row['auc_real']:.3f} ({first.row['auc_real_low']:.3f}-{first.row['auc_real_high']:.3f})"]
-    for g in generators.names():
+    for g in generators.book_names():
         r = runs[modality, g].row
         parts.append(f"{g} {r['auc_synthetic']:.3f} ({r['auc_synthetic_low']:.3f}-{r['auc_synthetic_high']:.3f})")
     sentences.append(f"- **{modality}**, mean AUROC (95% CI): " + ", ".join(parts) + ".")
@@ -210,9 +211,9 @@ display(
 
 # %%
 for modality in points:
-    first = runs[modality, generators.names()[0]]
+    first = runs[modality, generators.book_names()[0]]
     y_test = first.arrays["test"][1]
-    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.names()}
+    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.book_names()}
     plt.show(plots.roc_curves(y_test, scores, list(first.subset.labels), title=first.subset.point.name))
 
 # %% [markdown]
@@ -280,10 +281,10 @@ display(
 # %%
 steps = []
 for modality in points:
-    first = runs[modality, generators.names()[0]]
+    first = runs[modality, generators.book_names()[0]]
     y_test = first.arrays["test"][1]
     labels = list(first.subset.labels)
-    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.names()}
+    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.book_names()}
     for name, s in scores.items():
         table = paper_variant_steps(y_test, s, labels)
         per_label = table.drop(index=MEAN_ROW)

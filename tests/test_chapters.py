@@ -95,7 +95,7 @@ def test_benchmark_chapter_runs_every_asked_point_with_the_chapter_s_options(
                                       data_root="", workers=1, classifier_weights="none", precision="bf16")
     brain = profiles.get("tiny").settings["brain", "classes"]
     asked = {("chest", 20)} | {("brain", s) for s in brain}
-    expected = {(m, s, g, seed) for m, s in asked for g in generators.names() for seed in (3, 4)}
+    expected = {(m, s, g, seed) for m, s in asked for g in generators.book_names() for seed in (3, 4)}
     ran = {(r["modality"], r["setting"], r["generator"], r["seed"]) for _, r in made.results.iterrows()}
     assert ran == expected and len(made.results) == len(expected)
     assert len(calls) == len(expected)  # each run once

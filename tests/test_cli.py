@@ -93,7 +93,7 @@ def test_run_passes_its_options_to_run_sweep(monkeypatch: pytest.MonkeyPatch, ca
         "benchmark": "samples",
         "profile": "tiny",
         "settings": None,
-        "generators": generators.names(),  # every registered generator
+        "generators": generators.book_names(),  # the book's generators
         "seeds": [3],
         "data_root": None,
         "device": "cpu",

@@ -155,10 +155,10 @@ def test_sweep_runs_every_point_once_and_saves_a_valid_table(
         "chest", "classes", "tiny", settings=(20, 6), seeds=(0, 1), progress=False, source=source
     )
     assert [(s, g, seed) for s, g, seed, _ in calls] == [
-        (s, g, seed) for s in (20, 6) for seed in (0, 1) for g in generators.names()
+        (s, g, seed) for s in (20, 6) for seed in (0, 1) for g in generators.book_names()
     ]
     assert all(src is source for *_, src in calls)  # the source is loaded once and passed on
-    runs = 4 * len(generators.names())  # every registered generator by default
+    runs = 4 * len(generators.book_names())  # the book's generators by default
     assert len(results) == runs and results.attrs["skipped"] == []
     assert results.dtypes.astype(str).to_dict() == experiments.RESULT_COLUMNS
 
@@ -166,7 +166,7 @@ def test_sweep_runs_every_point_once_and_saves_a_valid_table(
     assert path == tmp_path / "results" / "chest-classes-tiny.csv"
     pd.testing.assert_frame_equal(experiments.load_results("chest", "classes", "tiny"), results)
     labels = experiments.load_results("chest", "classes", "tiny", per_label=True)
-    assert len(labels) == runs * 4 and set(labels["trained_on"]) == {"real", *generators.names()}
+    assert len(labels) == runs * 4 and set(labels["trained_on"]) == {"real", *generators.book_names()}
 
     # The profile's settings and seeds by default; the rows replace the saved rows of the same runs only.
     calls.clear()
@@ -299,7 +299,7 @@ def test_benchmark_sweeps_join_the_modalities_sweeps(
     monkeypatch.setattr(experiments.sweeps, "load_source", lambda modality, data, root: source)
     results, labels, chosen = experiments.benchmark_sweeps("classes", "tiny", {"chest": None}, seeds=(4,))
     assert chosen == {"chest": profiles.get("tiny").settings["chest", "classes"]}
-    assert len(results) == len(generators.names()) * len(chosen["chest"]) and set(results["seed"]) == {4}
+    assert len(results) == len(generators.book_names()) * len(chosen["chest"]) and set(results["seed"]) == {4}
     assert len(labels) == 4 * len(results) and results.attrs["skipped"] == []
     with pytest.raises(ValueError, match="at least one modality"):
         experiments.benchmark_sweeps("classes", "tiny", {})
@@ -313,7 +313,7 @@ def test_sweep_results_reads_a_saved_table_and_runs_a_missing_one(
     monkeypatch.setattr(experiments.sweeps, "run_point", fake_run_point(calls))
     monkeypatch.setattr(experiments.sweeps, "load_source", lambda modality, data, root: source)
     first = experiments.sweep_results("chest", "resolution", "tiny", seeds=(2,))
-    runs = len(generators.names()) * len(profiles.get("tiny").settings["chest", "resolution"])
+    runs = len(generators.book_names()) * len(profiles.get("tiny").settings["chest", "resolution"])
     assert len(calls) == len(first) == runs
     again = experiments.sweep_results("chest", "resolution", "tiny", seeds=(2,))
     assert len(calls) == len(first)  # read from the saved table: nothing ran
@@ -406,7 +406,7 @@ def test_parallel_sweeps_run_costliest_points_first_and_save_what_run_sweep_save
     pd.testing.assert_frame_equal(pooled, sequential)  # rows in the settings' order, as run_sweep gives them
     pd.testing.assert_frame_equal(pooled_labels, seq_labels)
     pd.testing.assert_frame_equal(experiments.load_results("chest", "resolution", "tiny"), sequential)
-    assert len(calls) == 2 * 2 * len(generators.names()) and pooled.attrs["skipped"] == []
+    assert len(calls) == 2 * 2 * len(generators.book_names()) and pooled.attrs["skipped"] == []
 
 
 # -- Saved tables: merged by run, read with a named error, written atomically under a lock. ----
@@ -524,7 +524,7 @@ def test_empty_and_header_only_tables_are_reported(
     with caplog.at_level("WARNING", logger="synthmed.experiments"):
         experiments.run_sweep("chest", "classes", "tiny", (20,), seeds=(0,), progress=False, source=source)
     assert f"moved it to {path}.unreadable" in caplog.text
-    assert len(experiments.load_results("chest", "classes", "tiny")) == len(generators.names())
+    assert len(experiments.load_results("chest", "classes", "tiny")) == len(generators.book_names())
 
 
 @pytest.mark.parametrize("how", ["truncate", "garble"])
@@ -590,7 +590,7 @@ def test_sweep_results_returns_the_runs_asked_for(
     monkeypatch.setattr(experiments.sweeps, "load_source", lambda modality, data, root: source)
     settings = profiles.get("tiny").settings["chest", "classes"]
     # A chapter ran prog-GAN only, at seeds 0 and 1; the other registered generators lack seed 0.
-    others = [g for g in generators.names() if g != "prog-GAN"]
+    others = [g for g in generators.book_names() if g != "prog-GAN"]
     experiments.run_sweep("chest", "classes", "tiny", generators=("prog-GAN",), seeds=(0, 1), source=source)
     with pytest.raises(LookupError, match=rf"lacks {len(settings) * len(others)} asked-for runs .*'cpD-GAN'"):
         experiments.sweep_results("chest", "classes", "tiny", seeds=(0,), run_missing=False)
@@ -598,7 +598,7 @@ def test_sweep_results_returns_the_runs_asked_for(
     table = experiments.sweep_results("chest", "classes", "tiny", seeds=(0,))
     lacked = [(s, g, 0) for s in settings for g in others]
     assert [(s, g, seed) for s, g, seed, _ in calls] == lacked  # only what lacked
-    assert _keys(table) == sorted((s, 0, g) for s in settings for g in generators.names())
+    assert _keys(table) == sorted((s, 0, g) for s in settings for g in generators.book_names())
     assert table.attrs["computed"] == [(s, 0, g) for s, g, _ in lacked] and table.attrs["missing"] == []
     again = experiments.sweep_results("chest", "classes", "tiny", seeds=(0,))
     assert len(calls) == len(lacked) and again.attrs["computed"] == []
