@@ -25,9 +25,11 @@ import synthmed
 
 log = logging.getLogger(__name__)
 
-# Per cell: a cpu sweep cell runs up to about half an hour; papermill can lose a widget message
-# and wait forever (book-stack.md §4.3).
-EXECUTION_TIMEOUT_S = 3600
+# Per cell: the generators chapter's first cell trains the cpu shared point's four long GANs, two at a
+# time, about 35 minutes on a free 2-core machine and over an hour beside other work (a cpu rebuild hit
+# 3,600 s there); a sweep cell runs up to about half an hour. The bound only ends a cell that would never
+# end; papermill's lost widget messages have their own short timeout (WIDGET_TIMEOUT_S).
+EXECUTION_TIMEOUT_S = 3 * 3600
 # A cell tagged "widget" waits at most this long for its reply. Widget cells are quick, but
 # nbclient now and then misses the reply to one and, with no timeout, waits forever; with one,
 # the wait ends at the timeout and the reply is read (book-stack.md §4.3). A short timeout on

@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--root", default=".", help="repository root holding _toc.yml (default: .)")
     book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
     book.add_argument(
-        "--timeout", type=int, default=None, help="per-cell execution timeout in seconds (default: 3600)"
+        "--timeout", type=int, default=None, help="per-cell execution timeout in seconds (default: 10800)"
     )
     book.add_argument("--no-html", action="store_true", help="execute notebooks only")
     book.set_defaults(func=_book)
