@@ -124,13 +124,8 @@ def fd_setup(profile: str, domain, *, device: str = "auto") -> dict:
     return {"extractor": domain, "monitors": None, "fd_reals": settings.fd_reals}
 
 
-def _train_gan(config, images, labels, *, seed, profile, domain, device="auto", progress=False) -> Trained:
-    """`synthmed.gan.train.train_gan_cached`, early-stopped as `fd_setup` says."""
-    from synthmed.gan.train import train_gan_cached
-
-    settings = profiles.get(profile)
-    result = train_gan_cached(config, images, labels, seed=seed, fd_images=settings.fd_images, device=device,
-                              progress=progress, **fd_setup(profile, domain, device=device))
+def _trained(result, settings: profiles.Profile) -> Trained:
+    """A training loop's `synthmed.run_folder.TrainResult` as the experiments see it (`Trained`)."""
     nan = float("nan")
     best = nan if result.best_fd is None else float(result.best_fd)
     in_domain = best if settings.fd_features == "domain" else result.monitors_at_best.get("domain", nan)
@@ -146,6 +141,16 @@ def _train_gan(config, images, labels, *, seed, profile, domain, device="auto", 
         stop_reason=result.stop_reason,
         train_seconds=float(result.train_seconds),
     )
+
+
+def _train_gan(config, images, labels, *, seed, profile, domain, device="auto", progress=False) -> Trained:
+    """`synthmed.gan.train.train_gan_cached`, early-stopped as `fd_setup` says."""
+    from synthmed.gan.train import train_gan_cached
+
+    settings = profiles.get(profile)
+    result = train_gan_cached(config, images, labels, seed=seed, fd_images=settings.fd_images, device=device,
+                              progress=progress, **fd_setup(profile, domain, device=device))
+    return _trained(result, settings)
 
 
 def _sample_gan(trained: Trained, labels: np.ndarray, *, seed: int, device: str = "auto") -> np.ndarray:
@@ -186,9 +191,7 @@ def _diffusion_config(profile: str, resolution: int, n_labels: int, precision: s
 
     from synthmed.diffusion.config import DiffusionConfig
 
-    settings = profiles.get(profile)
-    config = DiffusionConfig.preset(settings.shared_gan_preset if shared else settings.gan_preset, resolution,
-                                    n_labels)
+    config = DiffusionConfig.preset(profiles.get(profile).generator_preset(shared), resolution, n_labels)
     return dataclasses.replace(config, precision=precision) if precision else config
 
 
@@ -199,21 +202,7 @@ def _train_diffusion(config, images, labels, *, seed, profile, domain, device="a
     settings = profiles.get(profile)
     result = train_diffusion_cached(config, images, labels, seed=seed, fd_images=settings.fd_images, device=device,
                                     progress=progress, **fd_setup(profile, domain, device=device))
-    nan = float("nan")
-    best = nan if result.best_fd is None else float(result.best_fd)
-    in_domain = best if settings.fd_features == "domain" else result.monitors_at_best.get("domain", nan)
-    return Trained(
-        model=result.checkpoint,
-        log_path=result.log_path,
-        stop_metric="fid" if settings.fd_features == "inception" else "fd_domain",
-        stop_value=best,
-        fd_domain=float(in_domain),
-        best_kimg=nan if result.best_kimg is None else float(result.best_kimg),
-        sampled_kimg=float(result.sampled_kimg),
-        train_kimg=float(result.kimg),
-        stop_reason=result.stop_reason,
-        train_seconds=float(result.train_seconds),
-    )
+    return _trained(result, settings)
 
 
 def _sample_diffusion(trained: Trained, labels: np.ndarray, *, seed: int, device: str = "auto") -> np.ndarray:

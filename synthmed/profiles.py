@@ -46,14 +46,18 @@ class Profile:
         """The data settings with any non-None override (notebook parameters) applied."""
         return dataclasses.replace(self.data, **{k: v for k, v in overrides.items() if v is not None})
 
+    def generator_preset(self, shared: bool = False) -> str:
+        """The preset name every generator's config takes (`GANConfig.cpu`, `DiffusionConfig.cpu`, ...):
+        the shared points' (`shared`) or the sweeps'."""
+        return self.shared_gan_preset if shared else self.gan_preset
+
     def gan_config(self, arch: str, resolution: int, n_labels: int, precision: str | None = None, *,
                    shared: bool = False):
         """The profile's `GANConfig` for one GAN (`shared`: for the chapters' shared points); `precision`
         ("fp32" or "bf16") replaces fp32 when given."""
         from synthmed.gan.config import GANConfig  # torch: only when a GAN is asked for
 
-        preset = self.shared_gan_preset if shared else self.gan_preset
-        config = getattr(GANConfig, preset)(arch, resolution, n_labels)
+        config = getattr(GANConfig, self.generator_preset(shared))(arch, resolution, n_labels)
         return dataclasses.replace(config, precision=precision) if precision else config
 
     def classifier_config(self, **overrides: object):

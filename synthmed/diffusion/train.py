@@ -36,17 +36,14 @@ log line is dropped; one process trains a run directory at a time (a lock beside
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
-import hashlib
 import json
 import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +51,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler
-from PIL import Image
 from tqdm.auto import tqdm
 
 from synthmed import cache
@@ -63,6 +59,18 @@ from synthmed.diffusion.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from synthmed.diffusion.config import DiffusionConfig, build
 from synthmed.diffusion.sample import generate_uint8
 from synthmed.gan.frechet import FeatureStatistics, extractor_name, feature_statistics, frechet_distance
+from synthmed.run_folder import TrainResult as TrainResult  # re-exported: callers read results from here
+from synthmed.run_folder import append_jsonl as _append_jsonl
+from synthmed.run_folder import atomic_save as _atomic_save
+from synthmed.run_folder import cpu_state as _cpu_state
+from synthmed.run_folder import data_digest as data_digest
+from synthmed.run_folder import derived_seed, discard_run
+from synthmed.run_folder import grid_label_rows as _grid_label_rows
+from synthmed.run_folder import image_grid as _image_grid
+from synthmed.run_folder import read_log as read_log
+from synthmed.run_folder import run_global_rngs as _run_global_rngs
+from synthmed.run_folder import save_png as _save_png
+from synthmed.run_folder import truncate_log as _truncate_log
 from synthmed.torch_utils import multi_hot, resolve_device
 
 log = logging.getLogger(__name__)
@@ -74,51 +82,16 @@ _DEVICE_DATA_BYTES = 2 << 30  # on a GPU the uint8 training set moves to device 
 Extractor = Callable[[np.ndarray], np.ndarray]
 
 
-@dataclass
-class TrainResult:
-    """Where a run is and what it reached (the fields of ``synthmed.gan.train.TrainResult``)."""
-
-    run_dir: Path
-    last_checkpoint: Path  # full training state (resume from it)
-    best_checkpoint: Path | None  # EMA network at the best Fréchet distance; None before an evaluation
-    log_path: Path
-    best_fd: float | None
-    best_kimg: float | None
-    kimg: float  # training images seen, in thousands, when this call returned
-    finished: bool  # stopped for good (total_kimg or patience)
-    stop_reason: str  # "total_kimg", "patience", or "max_kimg" (paused; call again to continue)
-    wall_seconds: float  # this call
-    images_per_second: float  # training images in this call / wall_seconds (0 when nothing was trained)
-    train_seconds: float  # in training steps (housekeeping excluded), all calls on this run together
-    device: str
-    from_cache: bool = False  # the run had finished before: nothing was trained
-    sampled: str = "last"  # which network `checkpoint` is: "best" or "last"
-    sampled_kimg: float = 0.0
-    monitors_at_best: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    @property
-    def checkpoint(self) -> Path:
-        """The checkpoint to sample (the GANs' rule; see the module docstring)."""
-        return self.best_checkpoint if self.sampled == "best" and self.best_checkpoint else self.last_checkpoint
-
-
 # ----------------------------------------------------------------------------
-# Helpers.
+# Helpers (the run folder's are synthmed.run_folder's).
 
 
 def _derived_seed(seed: int, purpose: str, index: int = 0) -> int:
-    """An independent 63-bit seed for one use of the run's seed."""
-    return int(settings.stable_hash("diffusion-train", seed, purpose, index), 16) % (2**63)
+    return derived_seed("diffusion-train", seed, purpose, index)
 
 
-def data_digest(images: np.ndarray, labels: np.ndarray) -> str:
-    """Hash of the training arrays (dtype, shape, bytes): a run belongs to exactly this data."""
-    digest = hashlib.blake2b(digest_size=16)
-    for array in (images, labels):
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
+def _discard_run(run_dir: Path) -> None:
+    discard_run(run_dir, "samples-*.png")
 
 
 def _check_data(images: np.ndarray, labels: np.ndarray, config: DiffusionConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -161,91 +134,6 @@ def _epoch_order(n: int, seed: int) -> Callable[[int, int], torch.Tensor]:
         return torch.cat(parts)
 
     return take
-
-
-@contextlib.contextmanager
-def _run_global_rngs(seed: int, saved: dict[str, Any] | None) -> Iterator[None]:
-    """Seed torch's CPU RNG and Python's ``random`` for a run (or restore a checkpoint's); restore after."""
-    outer_torch, outer_python = torch.get_rng_state(), random.getstate()
-    try:
-        if saved is None:
-            torch.default_generator.manual_seed(seed)
-            random.seed(seed)
-        else:
-            torch.set_rng_state(saved["torch_global"])
-            version, internal, gauss = saved["python"]  # the file may hold lists where random wants tuples
-            random.setstate((version, tuple(internal), gauss))
-        yield
-    finally:
-        torch.set_rng_state(outer_torch)
-        random.setstate(outer_python)
-
-
-def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {name: value.detach().to("cpu", copy=True) for name, value in module.state_dict().items()}
-
-
-def _atomic_save(payload: Any, path: Path) -> None:
-    cache.atomic_write(path, lambda temp: torch.save(payload, temp))
-
-
-def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-
-
-def _log_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(line, record) per record of a log.jsonl; a line that is not a JSON object is dropped with a warning."""
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    records = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict):
-            which = "its half-written last line" if number == len(lines) else f"line {number} (not a JSON record)"
-            log.warning("%s: dropping %s", path, which)
-            continue
-        records.append((line, record))
-    return records
-
-
-def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a run's log.jsonl in order: start/resume, tick (loss), fd, checkpoint, stop; each with kimg."""
-    return [record for _, record in _log_records(Path(path))]
-
-
-def _truncate_log(path: Path, nimg: int) -> None:
-    """Drop records written after ``nimg`` images by a run that died before its next checkpoint."""
-    if path.exists():
-        kept = "".join(line + "\n" for line, record in _log_records(path) if record.get("nimg", 0) <= nimg)
-        cache.atomic_write(path, kept, manifest=False)
-
-
-def _discard_run(run_dir: Path) -> None:
-    for path in (run_dir / "last.pt", run_dir / "best.pt"):
-        cache.discard(path)
-    (run_dir / "log.jsonl").unlink(missing_ok=True)
-    for grid in run_dir.glob("samples-*.png"):
-        grid.unlink()
-
-
-def _image_grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    R = images.shape[1]
-    return images.reshape(rows, cols, R, R).transpose(0, 2, 1, 3).reshape(rows * R, cols * R)
-
-
-def _grid_label_rows(labels: np.ndarray, rows: int) -> np.ndarray:
-    """The ``rows`` most frequent label vectors, most frequent first (ties: first seen)."""
-    unique, first, counts = np.unique(labels, axis=0, return_index=True, return_counts=True)
-    return unique[np.lexsort((first, -counts))[:rows]]
-
-
-def _save_png(image: np.ndarray, path: Path) -> None:
-    cache.atomic_write(path, lambda temp: Image.fromarray(image).save(temp, format="PNG"), manifest=False)
 
 
 # ----------------------------------------------------------------------------

@@ -88,6 +88,20 @@ class PointRun:
     evaluation: pd.DataFrame  # per-label AUCs of both classifiers, tidy
 
 
+def _point_subset(modality: str, benchmark: str, setting: int, profile: str, source: Source | None,
+                  data_root: str | None, device: str, classifier_weights: str | None,
+                  ) -> tuple[Source, benchmarks.BenchmarkPoint, benchmarks.Subset]:
+    """A point's dataset (`source`, or the profile's loaded from `data_root`) and subset, after the `paper`
+    readiness check."""
+    check_paper_ready(profile, source.root if source is not None and source.real_data else data_root, device,
+                      (modality,), classifier_weights)
+    if source is None:
+        source = load_source(modality, profiles.get(profile).data, data_root)
+    point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
+    subset = benchmarks.build_point(source.index, point, scale=source.scale, train_scale=source.train_scale)
+    return source, point, subset
+
+
 def run_point(
     modality: str,
     benchmark: str,
@@ -125,15 +139,11 @@ def run_point(
     spec = generators.get(generator)
     settings = profiles.get(profile)
 
-    check_paper_ready(profile, source.root if source is not None and source.real_data else data_root, device,
-                      (modality,), classifier_weights)
     times = {}
     start = time.perf_counter()
-    if source is None:
-        source = load_source(modality, settings.data, data_root)
-    point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
+    source, point, subset = _point_subset(modality, benchmark, setting, profile, source, data_root, device,
+                                          classifier_weights)
     resolution = point_resolution(point, profile)
-    subset = benchmarks.build_point(source.index, point, scale=source.scale, train_scale=source.train_scale)
     arrays = store.split_arrays(subset, modality, resolution, progress=progress)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
     labels = list(subset.labels)
@@ -275,13 +285,9 @@ def classify_point(
     The same classifier, config and cache as `run_point`'s real-trained one. Returns the per-label
     evaluation table (`synthmed.classify.metrics.evaluate`, bootstrap CIs) and the training history.
     """
-    check_paper_ready(profile, source.root if source is not None and source.real_data else data_root, device,
-                      (modality,), classifier_weights)
     settings = profiles.get(profile)
-    if source is None:
-        source = load_source(modality, settings.data, data_root)
-    point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
-    subset = benchmarks.build_point(source.index, point, scale=source.scale, train_scale=source.train_scale)
+    source, point, subset = _point_subset(modality, benchmark, setting, profile, source, data_root, device,
+                                          classifier_weights)
     return real_baseline(
         source, subset, point_resolution(point, profile), profile, seed=seed, n_boot=settings.n_boot, device=device,
         progress=progress, classifier_weights=classifier_weights, precision=precision,
