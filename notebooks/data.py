@@ -53,78 +53,28 @@ difficulty_check = True  # train a classifier on real (phantom) images to measur
 import logging
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import paper_results, plots, profiles, widgets
-from synthmed.config import REAL_SOURCE_IMAGES
-from synthmed.data import BRAIN_LABELS, CHEXPERT_LABELS, RSNA_SUBTYPES, benchmarks, chexpert, rsna
-from synthmed.data.phantoms import chest as chest_phantoms
-from synthmed.data.summary import example_per_label, label_frequencies, labels_of
-from synthmed.experiments import load_source, prepare_data, real_baseline, whole_split
+from synthmed import plots, widgets
+from synthmed.chapters import data as chapter
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
-data = profiles.get(profile).data_config(seed=seed, chest_patients=chest_patients, brain_patients=brain_patients)
-modalities = ["chest", "brain"] if modality == "both" else [modality]
-DIFFICULTY_RESOLUTION = 32  # the classes and samples benchmarks' resolution
 # Build the datasets and train the difficulty classifiers, both modalities at once (cpu: two processes).
-prepare_data(
-    modalities,
-    data,
-    data_root or None,
-    profile,
-    seed=seed,
-    difficulty_resolution=DIFFICULTY_RESOLUTION if difficulty_check else None,
-    classifier_weights=classifier_weights or None, precision=precision or None,
-)
-sources = {m: load_source(m, data, data_root or None) for m in modalities}
-label_table, label_source = chest_phantoms.chexpert_label_table(data.chest_label_source)
-using_phantoms = not data_root
+found = chapter.datasets(profile, seed, modality, chest_patients=chest_patients, brain_patients=brain_patients,
+                         data_root=data_root, difficulty_check=difficulty_check,
+                         classifier_weights=classifier_weights, precision=precision)
 
 # %% [markdown]
 # ## What was built
 
 # %%
-formats = {"chest": "CheXpert-v1.0-small format", "brain": "RSNA stage 2 format"}
-summary = pd.DataFrame(
-    [
-        {
-            "dataset": f"{m} ({formats[m]})",
-            "source": "phantom" if using_phantoms else str(src.root),
-            "patients": src.index["patient"].nunique(),
-            "images in the source table": src.n_source_images,
-            "images after the paper's rules": len(src.index),
-            "fraction of the real dataset": src.n_source_images / REAL_SOURCE_IMAGES[m],
-            "benchmark scale": src.scale,
-            "training-set factor": src.train_scale,
-        }
-        for m, src in sources.items()
-    ]
-).set_index("dataset")
 display(
-    summary.style.format(
+    chapter.source_summary(found).style.format(
         {"benchmark scale": "{:.3f}", "training-set factor": "{:.2f}", "fraction of the real dataset": "{:.4f}"}
     )
 )
-rows_from = {
-    "torchxrayvision": "CheXpert's real train.csv, as shipped by the torchxrayvision package",
-    "synthetic": "a simple synthetic label model (torchxrayvision is not installed)",
-}[label_source]
-display(
-    Markdown(
-        f"The chest phantoms take their rows (patients, studies, views, sex, age and the 14 labels) from "
-        f"**{rows_from}**. "
-        f"Every per-class count and frequency threshold of the paper's benchmarks is multiplied by the "
-        f"profile's benchmark scale (the dataset's size against the real one), so a small dataset keeps "
-        f"the paper's structure. The training-set factor then shrinks only the training sets whose size "
-        f"is not a benchmark's axis (the classes benchmark's per-class counts and the resolution "
-        f"benchmark's training split); test and validation splits and the samples benchmark's "
-        f"per-class counts are never shrunk by it. The real datasets have {REAL_SOURCE_IMAGES['chest']:,} "
-        f"chest and {REAL_SOURCE_IMAGES['brain']:,} brain images."
-    )
-)
+display(Markdown(chapter.scale_note(found)))
 
 # %% [markdown]
 # ## Chest films, one per finding
@@ -138,19 +88,8 @@ display(
 # findings, as the paper's preprocessing stores it (256x256, squashed, scaled to its maximum).
 
 # %%
-chest = sources.get("chest")
-brain = sources.get("brain")
-if chest is not None:
-    chest_examples = example_per_label(chest.index, CHEXPERT_LABELS, seed=seed)
-    fig = plots.image_grid(
-        [chexpert.load_image(row["path"], 256) for row in chest_examples.values()],
-        [
-            f"{label}\n({labels_of(row, CHEXPERT_LABELS).count(',') + 1} labels)"
-            for label, row in chest_examples.items()
-        ],
-        ncols=7,
-    )
-    plt.show(fig)
+if found.chest is not None:
+    plt.show(plots.image_grid(*chapter.chest_examples(found), ncols=7))
 
 # %% [markdown]
 # Some signs are small on purpose, so that resolution matters: the explorer shows a film at the
@@ -158,10 +97,7 @@ if chest is not None:
 # static book the first one is shown.
 
 # %%
-stacks = {}
-for label in CHEXPERT_LABELS if chest is not None else []:
-    rows = chest.index[chest.index[label] == 1].head(5)
-    stacks[label] = np.stack([chexpert.load_image(p, 256) for p in rows["path"]]) if len(rows) else np.empty((0,))
+stacks = chapter.chest_stacks(found) if found.chest is not None else {}
 
 # %% tags=["widget"]
 if stacks:
@@ -183,16 +119,9 @@ if stacks:
 # averages every slice down to 128x128 anyway and a 512x512 file costs 16 times the disk.
 
 # %%
-brain_examples = example_per_label(brain.index, BRAIN_LABELS, seed=seed) if brain is not None else {}
-images, titles = [], []
-for label, row in brain_examples.items():
-    hu = rsna.load_hu(row["path"])
-    if not images:
-        print(f"slice matrix: {hu.shape[0]}x{hu.shape[1]} pixels")
-    for name in ("brain", "subdural", "bone"):
-        images.append((rsna.window(hu, *rsna.WINDOWS[name]) * 255).astype(np.uint8))
-        titles.append(f"{label}\n{name} window")
-if images:
+if found.brain is not None:
+    images, titles, shape = chapter.brain_windows(found)
+    print(f"slice matrix: {shape[0]}x{shape[1]} pixels")
     plt.show(plots.image_grid(images, titles, ncols=6, size=1.9))
 
 # %% [markdown]
@@ -200,21 +129,8 @@ if images:
 # headers, as in the real data, and bleeding spans neighbouring slices.
 
 # %%
-if brain is not None:
-    positive = brain.index[brain.index[RSNA_SUBTYPES].sum(axis=1) > 0]
-    patient = positive["patient"].iloc[0] if len(positive) else brain.index["patient"].iloc[0]
-    raw_brain = brain.index[brain.index["patient"] == patient].sort_values("z")
-    plt.show(
-        plots.image_grid(
-            [rsna.load_image(p, 128) for p in raw_brain["path"]],
-            [
-                f"z={z:.0f} mm\n{labels_of(r, RSNA_SUBTYPES)}"
-                for z, (_, r) in zip(raw_brain["z"], raw_brain.iterrows(), strict=True)
-            ],
-            ncols=8,
-            size=1.5,
-        )
-    )
+if found.brain is not None:
+    plt.show(plots.image_grid(*chapter.brain_patient(found), ncols=8, size=1.5))
 
 # %% [markdown]
 # ## Labels: how often, and in which combinations
@@ -225,32 +141,12 @@ if brain is not None:
 # benchmark), scaled to each set's size.
 
 # %%
-full_chest = chexpert.paper_index(label_table)
-counts = {
-    f"CheXpert labels, all {len(full_chest):,} frontal images ({label_source})": benchmarks.combination_counts(
-        full_chest, CHEXPERT_LABELS
-    )["count"].to_numpy(),
-}
-if chest is not None:
-    counts[f"chest phantoms ({len(chest.index):,} images)"] = benchmarks.combination_counts(
-        chest.index, CHEXPERT_LABELS
-    )["count"].to_numpy()
-chest_params = benchmarks.PAPER_PARAMS["chest"]
-plt.show(
-    plots.combination_curve(
-        counts,
-        {
-            "> 256 (full table)": chest_params.frequency_threshold,
-            "> 7,400 (full table)": chest_params.samples_threshold,
-        },
-    )
-)
+full_chest, counts, thresholds = chapter.combination_counts(found)
+plt.show(plots.combination_curve(counts, thresholds))
 
 # %%
-chest_sets = {"CheXpert labels": full_chest} | ({"chest phantoms": chest.index} if chest is not None else {})
-plt.show(plots.label_frequency(label_frequencies(chest_sets, CHEXPERT_LABELS)))
-if brain is not None:
-    plt.show(plots.label_frequency(label_frequencies({"brain phantoms": brain.index}, BRAIN_LABELS)))
+for frequencies in chapter.label_frequency_tables(found, full_chest):
+    plt.show(plots.label_frequency(frequencies))
 
 # %% [markdown]
 # ## The benchmark subsets as built
@@ -260,17 +156,7 @@ if brain is not None:
 # gets from the real download), then on the phantom sets at their scale.
 
 # %%
-paper_table = benchmarks.benchmark_table(full_chest, "chest", scale=1.0)
-paper_table.insert(0, "data", f"CheXpert label table ({label_source})")
-phantom_tables = [
-    benchmarks.benchmark_table(src.index, src.modality, scale=src.scale, train_scale=src.train_scale).assign(
-        data=f"{src.modality} {'phantoms' if using_phantoms else 'data'} (scale {src.scale}, "
-        f"training-set factor {src.train_scale})"
-    )
-    for src in sources.values()
-]
-table = pd.concat([paper_table, *phantom_tables], ignore_index=True)
-display(table.set_index(["data", "benchmark", "setting"]).drop(columns="modality"))
+display(chapter.benchmark_tables(found, full_chest))
 
 # %% [markdown]
 # ## How hard are the phantoms?
@@ -284,27 +170,11 @@ display(table.set_index(["data", "benchmark", "setting"]).drop(columns="modality
 
 # %%
 if difficulty_check:
-    difficulty = {}
-    for src in sources.values():
-        evaluation, history = real_baseline(
-            src, whole_split(src), DIFFICULTY_RESOLUTION, profile, seed=seed,
-            classifier_weights=classifier_weights or None, precision=precision or None,
-        )
-        difficulty[src.modality] = evaluation
-        display(Markdown(f"**{src.modality}**, {len(history.epochs)} epochs"))
+    difficulty = chapter.difficulty(found, classifier_weights=classifier_weights, precision=precision)
+    for name, (evaluation, history) in difficulty.items():
+        display(Markdown(f"**{name}**, {len(history.epochs)} epochs"))
         display(evaluation[["label", "n_pos", "auc", "ci_low", "ci_high"]].round(3))
 
 # %%
 if difficulty_check:
-    means = {m: float(t.loc[t["label"] == "mean", "auc"].iloc[0]) for m, t in difficulty.items()}
-    published = paper_results.paper_values()
-    paper_real = published.loc[published["series"] == "real", "auc"]
-    display(
-        Markdown(
-            "Mean AUROC of the real-trained classifier: "
-            + ", ".join(f"{m} **{v:.3f}**" for m, v in means.items())
-            + f" (profile `{profile}`). The paper's real-data classifiers reached "
-            f"{paper_real.min():.2f}-{paper_real.max():.2f} in its classes and samples benchmarks "
-            f"({paper_results.SOURCE})."
-        )
-    )
+    display(Markdown(chapter.difficulty_note({m: e for m, (e, _) in difficulty.items()}, profile)))

@@ -55,27 +55,20 @@ explorer_seeds = 3  # latent seeds precomputed for the explorer (seed, seed + 1,
 
 # %%
 import logging
-import math
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import generators, plots, profiles, widgets
-from synthmed.experiments import generator_config, shared_point_runs
-from synthmed.gan.config import PAPER_RESOLUTIONS, build
-from synthmed.gan.sample import sample
-from synthmed.gan.train import load_generator, read_log
+from synthmed import plots, widgets
+from synthmed.chapters import generators as chapter
+from synthmed.chapters.shared import shared_points
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
-settings = profiles.get(profile)
-points = {"chest": settings.shared_point("chest", chest_benchmark, chest_setting),
-          "brain": settings.shared_point("brain", brain_benchmark, brain_setting)}
-runs = shared_point_runs(profile, seed, points, data_root or None, classifier_weights=classifier_weights or None,
-                         precision=precision or None)
-logs = {key: read_log(run.trained.log_path) for key, run in runs.items()}
+shared = shared_points(profile, seed, chest_benchmark=chest_benchmark, chest_setting=chest_setting,
+                       brain_benchmark=brain_benchmark, brain_setting=brain_setting, data_root=data_root,
+                       classifier_weights=classifier_weights, precision=precision)
+logs = chapter.logs(shared)
 
 # %% [markdown]
 # ## Two generators, one training loop
@@ -138,24 +131,7 @@ logs = {key: read_log(run.trained.log_path) for key, run in runs.items()}
 # ## The runs
 
 # %%
-columns = {
-    "benchmark": "benchmark",
-    "setting": "setting",
-    "resolution": "resolution",
-    "n_classes": "label combinations",
-    "n_labels": "labels",
-    "n_train": "train images",
-    "train_kimg": "stopped at (kimg)",
-    "stop_reason": "why",
-    "best_kimg": "best (kimg)",
-    "stop_value": "best Fréchet distance",
-    "sampled_kimg": "sampled (kimg)",
-    "generator_train_s": "training (s)",
-}
-overview = pd.DataFrame(
-    [{"modality": m, "generator": g, **{v: run.row[k] for k, v in columns.items()}} for (m, g), run in runs.items()]
-).set_index(["modality", "generator"])
-display(overview.style.format({"best Fréchet distance": "{:.4g}", "training (s)": "{:.0f}"}, precision=3))
+display(chapter.runs_overview(shared))
 
 # %% [markdown]
 # A kimg is a thousand real images shown to D, the unit of the paper's schedules. Training time is
@@ -174,97 +150,14 @@ display(overview.style.format({"best Fréchet distance": "{:.4g}", "training (s)
 # (`book/reproduce.md` has the measured learning curves). For the chest point:
 
 # %%
-resolution = runs["chest", "prog-GAN"].row["resolution"]
-n_labels = runs["chest", "prog-GAN"].row["n_labels"]
-paper_resolution = resolution if resolution in PAPER_RESOLUTIONS else PAPER_RESOLUTIONS[0]
-configs = {
-    (generator, label): generator_config(generator, which, res, n_labels, shared=True)
-    for generator in generators.paper_names()
-    for label, which, res in (
-        (f"{profile} ({resolution}x{resolution})", profile, resolution),
-        (f"paper ({paper_resolution}x{paper_resolution})", "paper", paper_resolution),
-    )
-}
-n_parameters = {key: [sum(p.numel() for p in net.parameters()) for net in build(c)] for key, c in configs.items()}
-fields = [
-    "latent",
-    "fmap_base",
-    "fmap_max",
-    "lr",
-    "minibatch",
-    "lod_train_kimg",
-    "lod_transition_kimg",
-    "total_kimg",
-    "min_fid_kimg",
-    "fid_every_kimg",
-    "ema_beta",
-]
-config_table = pd.DataFrame(
-    {
-        key: {
-            **{f: str(getattr(c, f)) for f in fields},
-            "full resolution at (kimg)": f"{c.full_resolution_kimg():,g}",
-            "G parameters": f"{n_parameters[key][0]:,}",
-            "D parameters": f"{n_parameters[key][1]:,}",
-        }
-        for key, c in configs.items()
-    }
-)
-display(config_table)
+sizes = chapter.sizes(shared, logs)
+display(sizes.table())
 
 # %%
-ours_key, paper_key = f"{profile} ({resolution}x{resolution})", f"paper ({paper_resolution}x{paper_resolution})"
-ours, paper, ours_cpd = configs["prog-GAN", ours_key], configs["prog-GAN", paper_key], configs["cpD-GAN", ours_key]
-g_ours, g_paper = n_parameters["prog-GAN", ours_key][0], n_parameters["prog-GAN", paper_key][0]
-g_steps = [r["step"] for r in logs["chest", "prog-GAN"] if r["kind"] == "tick"][-1]
-half_life = {beta: math.log(0.5) / math.log(beta) for beta in (ours.ema_beta, paper.ema_beta)}  # in G steps
-
-
-small = settings.brief_gans  # the paper profile uses the paper's settings: nothing to compare
-if small:
-    sizes = (
-        f"At the `{profile}` profile prog-GAN's generator has **{g_ours:,}** parameters against **{g_paper:,}** "
-        f"at the paper's size ({g_paper / g_ours:,.0f} times as many): latent {ours.latent} instead of "
-        f"{paper.latent}, at most {ours.fmap_max} feature maps instead of {paper.fmap_max}. prog-GAN reaches "
-        f"full resolution after **{ours.full_resolution_kimg():,g} kimg** (paper: "
-        f"{paper.full_resolution_kimg():,g}) and stops once past **{ours.total_kimg:,g} kimg** at the latest (paper: "
-        f"{paper.total_kimg:,g}); cpD-GAN past {ours_cpd.total_kimg:,g}. The paper's EMA beta of "
-        f"{paper.ema_beta} averages G with a half-life of {half_life[paper.ema_beta]:.0f} G steps; our chest "
-        f"prog-GAN run took {g_steps:,} G steps in all, so the `{profile}` profile uses beta "
-        f"**{ours.ema_beta}** (half-life {half_life[ours.ema_beta]:.1f} steps). "
-    )
-else:
-    sizes = (
-        f"The `paper` profile uses the paper's networks (prog-GAN's generator has {g_ours:,} parameters) and "
-        f"schedule: full resolution after {ours.full_resolution_kimg():,g} kimg, at most {ours.total_kimg:,g} "
-        f"kimg, EMA beta {ours.ema_beta} (a half-life of {half_life[ours.ema_beta]:.0f} G steps). "
-    )
-display(
-    Markdown(
-        sizes + f"Learning rates are the paper's ({ours.lr:g} for prog-GAN, {ours_cpd.lr:g} for cpD-GAN), as are "
-        f"the Adam settings {ours.betas}, the gradient-penalty weight {ours.gp_lambda:g}, the drift weight "
-        f"{ours.drift_weight:g} and the patience of {ours.patience} evaluations."
-    )
-)
+display(Markdown(sizes.sizes_note()))
 
 # %%
-shrinks = len(set(ours.minibatch.values())) > 1
-display(
-    Markdown(
-        (
-            "Two details of PGGAN's training that the paper inherits and we keep: minibatches shrink as the "
-            "resolution grows (the `minibatch` row maps a resolution to its size), and both "
-            if shrinks
-            else f"Two details of PGGAN's training: the paper's minibatches shrink as the resolution grows (the "
-            f"`minibatch` row maps a resolution to its size); the `{profile}` profile keeps one size, "
-            f"{sorted(set(ours.minibatch.values()))[0]}, at every resolution, so that a short run makes as many "
-            "steps as it can (`GANConfig.cpu` and `GANConfig.cpu_long` give the measurements behind this). We keep the "
-            "other: both "
-        )
-        + "optimisers' running averages (Adam's moments) are cleared whenever a level starts or finishes "
-        "fading in, PGGAN's default, so that statistics gathered for the old network do not steer the new one."
-    )
-)
+display(Markdown(sizes.minibatch_note()))
 
 # %% [markdown]
 # ## Training curves
@@ -279,23 +172,13 @@ display(
 # training stopped and why.
 
 # %%
-for modality, (benchmark, setting) in points.items():
-    title = f"{modality}, {benchmark} benchmark, setting {setting}"
-    fig = plots.training_curves({g: logs[modality, g] for g in generators.book_names()}, title=title)
+for modality, (benchmark, setting) in shared.points.items():
+    fig = plots.training_curves({g: logs[modality, g] for g in shared.generators},
+                                title=f"{modality}, {benchmark} benchmark, setting {setting}")
     plt.show(fig)
 
 # %%
-why = {"patience": f"no improvement for {ours.patience} evaluations", "total_kimg": "end of the schedule"}
-sentences = []
-for (modality, generator), run in runs.items():
-    evaluations = [r for r in logs[modality, generator] if r["kind"] == "fd"]
-    sentences.append(
-        f"- {modality}, {generator}: {len(evaluations)} evaluations of the Fréchet distance, each on "
-        f"{evaluations[-1]['fd_images']} real and as many generated images; the best, {run.trained.stop_value:.4g}, "
-        f"at {run.trained.best_kimg:,g} kimg; stopped at {run.trained.train_kimg:,g} kimg "
-        f"({why.get(run.trained.stop_reason, run.trained.stop_reason)})."
-    )
-display(Markdown("\n".join(sentences)))
+display(Markdown(chapter.stopping_note(shared, logs, sizes.ours.patience)))
 
 # %% [markdown]
 # The distance is measured in the feature space of the benchmark point's own real-trained
@@ -311,29 +194,13 @@ display(Markdown("\n".join(sentences)))
 # it was given.
 
 # %%
-sample_sets = {
-    modality: widgets.sample_set(
-        {g: runs[modality, g].trained.model for g in generators.book_names()},
-        *runs[modality, "prog-GAN"].arrays["train"],
-        runs[modality, "prog-GAN"].subset.labels,
-        seeds=range(seed, seed + explorer_seeds),
-        per_row=samples_per_row,
-        seed=seed,
-    )
-    for modality in points
-}
+sample_sets = chapter.sample_sets(shared, seed=seed, n_seeds=explorer_seeds, per_row=samples_per_row)
 for modality, samples in sample_sets.items():
     plt.show(plots.sample_grid(samples.grid_rows(0), suptitle=f"{modality}: real and generated, latent seed {seed}"))
 
 # %%
-if small:
-    display(
-        Markdown(
-            f"At the `{profile}` profile both generators train for at most {ours.total_kimg:,g} kimg, where the "
-            f"paper trains for up to {paper.total_kimg:,g} kimg with networks {g_paper / g_ours:,.0f} times "
-            "larger; the samples show how far a short CPU run gets, not what the paper's GANs produce."
-        )
-    )
+if sizes.brief:
+    display(Markdown(sizes.short_run_note()))
 
 # %% [markdown]
 # ## prog-GAN's growth
@@ -346,17 +213,9 @@ if small:
 # network is only a rough view of what that stage produced during training.
 
 # %%
-for modality in points:
-    G, config = load_generator(runs[modality, "prog-GAN"].trained.model)
-    samples = sample_sets[modality]
-    stages = {r: round(math.log2(config.resolution // r)) for r in config.resolutions()}
-    rows = {
-        name: {
-            f"{r}x{r} (lod {lod})": sample(G, np.repeat(vector[None], samples_per_row, axis=0), seed=seed, lod=lod)
-            for r, lod in stages.items()
-        }
-        for name, vector in zip(samples.combinations, samples.vectors, strict=True)
-    }
+for modality, samples in sample_sets.items():
+    rows = chapter.growth_rows(shared.runs[modality, "prog-GAN"].trained.model, samples, per_row=samples_per_row,
+                               seed=seed)
     plt.show(plots.sample_grid(rows, suptitle=f"{modality}: prog-GAN's G_ema at each level of detail"))
 
 # %% [markdown]
@@ -376,52 +235,4 @@ display(widgets.sample_explorer(sample_sets["brain"]))
 # ## Where we differ from the paper
 
 # %%
-extractor = next((r["extractor"] for r in logs["chest", "prog-GAN"] if r["kind"] == "fd"), "none")
-display(
-    Markdown(
-        "\n".join(
-            [
-                "- **Features for early stopping.** The paper computed FID with Inception features on "
-                f"{profiles.get('paper').fd_images:,} real and as many generated images (the paper's "
-                "repository). Inception's weights cannot be downloaded "
-                "here, so we use the pooled features of the benchmark point's own classifier trained on the real "
-                f"training split (`synthmed.features.real_classifier_features`, here `{extractor}`), on up to "
-                f"{settings.fd_images:,} images at the `{profile}` profile, never more than the training split "
-                "holds. A researcher with local Inception weights can pass them as the extractor.",
-                (
-                    f"- **Sizes.** At the `{profile}` profile the networks are narrower (latent {ours.latent}, at "
-                    f"most {ours.fmap_max} feature maps) and training is about "
-                    f"{paper.total_kimg / ours.total_kimg:,.0f} times shorter ({ours.total_kimg:,g} against "
-                    f"{paper.total_kimg:,g} kimg), at {resolution}x{resolution}. The `paper` profile uses the "
-                    "paper's values."
-                    if small
-                    else "- **Sizes.** The `paper` profile uses the paper's networks and schedules."
-                ),
-                (
-                    "- **Data.** Phantoms written in the public formats, a small fraction of the real datasets' "
-                    "size (see the data chapter)."
-                    if not data_root
-                    else f"- **Data.** Read from `{data_root}`."
-                ),
-                (
-                    f"- **EMA.** beta {ours.ema_beta} instead of the paper's {paper.ema_beta} at the `{profile}` "
-                    "profile, for the reason given above."
-                    if small
-                    else f"- **EMA.** beta {ours.ema_beta}, as the paper."
-                ),
-                (
-                    f"- **Minibatch.** prog-GAN {ours.minibatch}, cpD-GAN {ours_cpd.minibatch} images per step "
-                    f"(paper: {paper.minibatch} and {configs['cpD-GAN', paper_key].minibatch}), for the reason "
-                    "given above."
-                    if small and ours.minibatch != paper.minibatch
-                    else "- **Minibatch.** The paper's sizes."
-                ),
-                "- **Same as the paper.** Conditioning, losses and their weights, Adam settings, learning rates, "
-                f"the update schedule ({ours.minibatch_repeats} minibatches per schedule step, {ours.d_repeats} D "
-                "step per G step), G's labels drawn from the training label rows, the optimiser reset at each "
-                "new level (PGGAN's default), early stopping only at full resolution with a patience of "
-                f"{ours.patience} evaluations, and one synthetic image per real label vector at inference.",
-            ]
-        )
-    )
-)
+display(Markdown(sizes.differences_note(chapter.extractor_name(logs), data_root)))

@@ -59,25 +59,18 @@ attribution_images = 4  # real test images (one per finding) on which the occlus
 import logging
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import generators, plots, profiles
-from synthmed.analysis.attribution import occlusion_maps
-from synthmed.analysis.neighbours import example_queries, memorisation, nearest_neighbours, query_indices
-from synthmed.classify.train import extract_features
-from synthmed.data.summary import example_per_label, labels_of
-from synthmed.experiments import shared_point_runs
+from synthmed import plots
+from synthmed.chapters import memorisation as chapter
+from synthmed.chapters.shared import shared_points
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
-settings = profiles.get(profile)
-points = {"chest": settings.shared_point("chest", chest_benchmark, chest_setting),
-          "brain": settings.shared_point("brain", brain_benchmark, brain_setting)}
-runs = shared_point_runs(profile, seed, points, data_root or None, classifier_weights=classifier_weights or None,
-                         precision=precision or None, prepare=False)  # the generators chapter trained them
-first = {modality: runs[modality, generators.book_names()[0]] for modality in points}
+shared = shared_points(profile, seed, chest_benchmark=chest_benchmark, chest_setting=chest_setting,
+                       brain_benchmark=brain_benchmark, brain_setting=brain_setting, data_root=data_root,
+                       classifier_weights=classifier_weights, precision=precision,
+                       prepare=False)  # the generators chapter trained them
 
 # %% [markdown]
 # ## The feature space
@@ -92,24 +85,8 @@ first = {modality: runs[modality, generators.book_names()[0]] for modality in po
 # synthetic training nor the validation split used. No classifier in this book trained on them.
 
 # %%
-features = {}
-for modality, run in first.items():
-    x_train, x_test = run.arrays["train"][0], run.arrays["test"][0]
-    features[modality, "train"] = extract_features(run.real_model, x_train)
-    features[modality, "test"] = extract_features(run.real_model, x_test)
-    for generator in generators.book_names():
-        features[modality, generator] = extract_features(run.real_model, runs[modality, generator].synthetic["test"])
-display(
-    Markdown(
-        ", ".join(
-            f"{modality}: {features[modality, 'train'].shape[1]}-dimensional features of "
-            f"{len(features[modality, 'train'])} training, {len(features[modality, 'test'])} test and "
-            f"{len(features[modality, generators.book_names()[0]])} synthetic test images per generator"
-            for modality in points
-        )
-        + "."
-    )
-)
+features = chapter.features(shared)
+display(Markdown(chapter.features_note(shared, features)))
 
 # %% [markdown]
 # ## Synthetic images beside their nearest real images
@@ -121,26 +98,10 @@ display(
 # a typical sample and its nearest real image look like). The distance is printed over the real image.
 
 # %%
-nearest = {}
-for (modality, generator), run in runs.items():
-    index, distance = nearest_neighbours(features[modality, generator], features[modality, "train"], k=1)
-    nearest[modality, generator] = (index[:, 0], distance[:, 0])
-    queries = query_indices(len(distance), n_queries, seed)
-    picked = example_queries(distance[queries, 0], n_examples, seed)
-    order = queries[np.concatenate([picked["closest"], picked["random"]])]
-    titles = [f"synthetic, closest {k + 1}" for k in range(len(picked["closest"]))] + [
-        "synthetic, random" for _ in picked["random"]
-    ]
-    x_train = run.arrays["train"][0]
-    fig = plots.neighbour_pairs(
-        run.synthetic["test"][order],
-        x_train[index[order, 0]],
-        distance[order, 0],
-        ncols=n_examples,
-        titles=titles,
-        suptitle=f"{modality}, {generator}: {run.subset.point.name} at {run.row['resolution']}x{run.row['resolution']}",
-    )
-    plt.show(fig)
+nearest = chapter.nearest_training(shared, features)
+for shown in chapter.neighbour_examples(shared, nearest, n_queries=n_queries, n_examples=n_examples, seed=seed):
+    plt.show(plots.neighbour_pairs(shown.synthetic, shown.nearest, shown.distance, ncols=n_examples,
+                                   titles=shown.titles, suptitle=shown.title))
 
 # %% [markdown]
 # Do the nearest real images carry the same findings? For each synthetic test image we compare the
@@ -149,18 +110,8 @@ for (modality, generator), run in runs.items():
 # labels ask for should match about as often as real test images do.
 
 # %%
-same_labels = []
-for modality, run in first.items():
-    y_train, y_test = run.arrays["train"][1], run.arrays["test"][1]
-    test_index, _ = nearest_neighbours(features[modality, "test"], features[modality, "train"], k=1)
-    row = {"modality": modality, "real test": float((y_train[test_index[:, 0]] == y_test).all(axis=1).mean())}
-    for generator in generators.book_names():
-        index, _ = nearest[modality, generator]
-        row[generator] = float((y_train[index] == y_test).all(axis=1).mean())
-    same_labels.append(row)
-same_labels = pd.DataFrame(same_labels).set_index("modality")
 display(Markdown("Fraction of images whose nearest training image has exactly the same labels:"))
-display(same_labels.round(3))
+display(chapter.same_labels(shared, features, nearest).round(3))
 
 # %% [markdown]
 # ## Closer than new real images?
@@ -177,50 +128,10 @@ display(same_labels.round(3))
 # closer than new real images).
 
 # %%
-remembered = {
-    f"{modality}, {generator}": memorisation(
-        features[modality, generator], features[modality, "test"], features[modality, "train"], percentile
-    )
-    for modality, generator in runs
-}
+remembered = chapter.memorised(shared, features, percentile)
 plt.show(plots.distance_histograms(remembered))
-summary = pd.DataFrame(
-    [
-        {
-            "run": name,
-            "synthetic images": len(m.synthetic_to_train),
-            "test images": len(m.test_to_train),
-            "median synthetic -> train": float(np.median(m.synthetic_to_train)),
-            "median test -> train": float(np.median(m.test_to_train)),
-            "ratio of medians": m.median_ratio,
-            "threshold": m.threshold,
-            "fraction below": m.fraction_below,
-            "expected if like new real images": m.expected_fraction,
-        }
-        for name, m in remembered.items()
-    ]
-).set_index("run")
-display(summary.round(4))
-
-# %%
-lines = []
-for name, m in remembered.items():
-    closer = "closer to" if m.median_ratio < 1 else "no closer to"
-    lines.append(
-        f"- **{name}**: {m.fraction_below:.0%} of {len(m.synthetic_to_train)} synthetic images lie closer to a "
-        f"training image than {percentile:g}% of the {len(m.test_to_train)} real test images do (expected "
-        f"{m.expected_fraction:.0%}); the median synthetic image is {m.median_ratio:.2f} times as far from "
-        f"the training set as the median test image, i.e. {closer} it than new real images."
-    )
-n_test_min = int(summary["test images"].min())
-display(
-    Markdown(
-        "\n".join(lines)
-        + f"\n\nThe threshold rests on as few as {n_test_min} test images, so it is itself uncertain: with "
-        f"fewer than {int(np.ceil(100 / percentile))} test images the {percentile:g}th percentile is an "
-        "interpolation between the smallest distances."
-    )
-)
+display(chapter.memorisation_table(remembered).round(4))
+display(Markdown(chapter.memorisation_note(remembered, percentile)))
 
 # %% [markdown]
 # What this does and does not show. Synthetic images lying *farther* from the training set than new
@@ -243,43 +154,11 @@ display(
 # image was covered; the largest value is printed over each map.
 
 # %%
-for modality, run in first.items():
-    x_test, y_test = run.arrays["test"]
-    labels = list(run.subset.labels)
-    chosen = example_per_label(pd.DataFrame(y_test, columns=labels), labels, seed=seed)
-    findings = list(chosen)[:attribution_images]
-    positions = np.array([int(chosen[f].name) for f in findings], dtype=int)
-    if len(positions) == 0:
+for modality in shared.points:
+    maps = chapter.attribution(shared, modality, n_images=attribution_images, seed=seed)
+    if maps is None:
         display(Markdown(f"**{modality}**: no test image carries a finding; no maps."))
         continue
-    images, truth = x_test[positions], y_test[positions]
-    models = {"real": run.real_model} | {g: runs[modality, g].synthetic_model for g in generators.book_names()}
-    maps = {name: occlusion_maps(model, images, truth) for name, model in models.items()}
-    titles = [f"{f}\n(all: {labels_of(chosen[f], labels)})" for f in findings]
-    plt.show(plots.attribution_pairs(images, maps, titles=titles, suptitle=f"{modality}: occlusion maps"))
-    scores = {"real": run.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.book_names()}
-    probabilities = pd.DataFrame(
-        {
-            name: [float(s[p, labels.index(f)]) for p, f in zip(positions, findings, strict=True)]
-            for name, s in scores.items()
-        },
-        index=pd.Index(findings, name=f"{modality}: predicted probability of the finding, by classifier trained on"),
-    )
-    display(probabilities.round(3))
-
-# %% [markdown]
-# ## Where this differs from the paper
-#
-# - **Feature space.** The paper's nearest neighbours used the 1,024 pooled features of its
-#   ImageNet-initialised DenseNet-121 on 224x224 inputs. At the `cpu` and `tiny` profiles ours come
-#   from the compact CNN trained from scratch on phantoms, a smaller space that has seen far fewer
-#   images.
-# - **Queries.** As the paper, the queries are 100 images of the synthetic test split (`n_queries`,
-#   a seeded draw where the paper took the first 100 of its shuffled split); the paper saved all
-#   the pairs, we show the closest and a random few.
-# - **The memorisation statistic** is ours; the paper showed pairs only.
-# - **Occlusion maps** follow the paper's code (4x4 squares, masked to the normalisation mean, the
-#   rise in label-averaged cross-entropy, floored at 10⁻⁷). On a 32x32 compact CNN a square is a
-#   sixty-fourth of the image; on the paper's 224x224 DenseNet input it was one of 3,136.
-# - **Data.** Unless `data_root` points at the real downloads, every image here is a phantom, and no
-#   statement in this chapter is about real patients.
+    plt.show(plots.attribution_pairs(maps.images, maps.maps, titles=maps.titles,
+                                     suptitle=f"{modality}: occlusion maps"))
+    display(maps.probabilities.round(3))

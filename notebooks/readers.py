@@ -67,16 +67,12 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 from synthmed import plots, profiles
-from synthmed.experiments import load_sources, run_point
-from synthmed.reader import study
-from synthmed.reader.machine import machine_read, point_images
+from synthmed.chapters import readers as chapter
+from synthmed.experiments import load_sources
 from synthmed.reader.quiz import Quiz, make_items
-from synthmed.reader.responses import CONFIDENCE_RANGE, RESPONSE_COLUMNS, TRUTH_VALUES, read_responses
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
@@ -124,114 +120,28 @@ sources = load_sources(profile, modalities, data_root or None)
 # {cite}`clopper1934` and the exact binomial test against chance.
 
 # %%
-config = profiles.get(profile).classifier_config(seed=seed, weights=classifier_weights, precision=precision)
-reader_images, machine_rows = {}, []
-for modality in modalities:
-    for resolution in resolutions:
-        run = run_point(
-            modality, "resolution", resolution, generator, profile, seed, source=sources[modality],
-            classifier_weights=classifier_weights or None, precision=precision or None,
-        )
-        images = reader_images[modality, resolution] = point_images(run)
-        machine_rows.append(machine_read(images, config, seed=seed))
-machine = pd.DataFrame(machine_rows)
-# "Beats chance" at this chapter's alpha, with the exact interval at the same alpha in place of machine_read's.
-verdicts = study.chance_tests(machine, alpha, reads="n_test")
-machine = machine.assign(
-    accuracy_low=verdicts["low"], accuracy_high=verdicts["high"], beats_chance=verdicts["beats_chance"]
-)
-machine_level = 1 - alpha
-display(
-    machine[
-        [
-            "modality",
-            "resolution",
-            "generator",
-            "n_train",
-            "n_test",
-            "accuracy",
-            "accuracy_low",
-            "accuracy_high",
-            "p_vs_chance",
-            "sensitivity",
-            "specificity",
-            "auc",
-            "epochs",
-        ]
-    ]
-    .rename(
-        columns={
-            "accuracy_low": f"{machine_level:.0%} CI low",
-            "accuracy_high": f"{machine_level:.0%} CI high",
-            "auc": "AUROC",
-            "p_vs_chance": "p vs chance",
-        }
-    )
-    .style.format(precision=3)
-    .format({"p vs chance": "{:.2g}"})
-    .hide(axis="index")
-    .set_caption(f"Machine reader, real vs {generator} images, profile {profile}")
-)
+machine = chapter.machine_readers(profile, seed, generator, resolutions, sources, alpha=alpha,
+                                  classifier_weights=classifier_weights, precision=precision)
+display(chapter.machine_table(machine))
 
 # %%
 plt.show(
     plots.reader_accuracy(
-        machine,
+        machine.table,
         n="n_test",
-        title=f"Machine reader: accuracy on held-out real and {generator} images ({machine_level:.0%} CI)",
+        title=f"Machine reader: accuracy on held-out real and {generator} images ({1 - alpha:.0%} CI)",
     )
 )
 
 # %%
-n_beat = int(machine["beats_chance"].sum())
-sentences = [
-    f"- **{r.modality}, {r.resolution}x{r.resolution}:** accuracy {r.accuracy:.2f} "
-    f"({machine_level:.0%} CI {r.accuracy_low:.2f}-{r.accuracy_high:.2f}) on {r.n_test} held-out images, "
-    f"AUROC {r.auc:.2f}, p = {r.p_vs_chance:.2g} against chance: "
-    + ("better than chance." if r.beats_chance else f"not distinguishable from chance at level {alpha:g}.")
-    for r in machine.itertuples()
-]
-parts = [f"The machine reader beat chance in **{n_beat} of {len(machine)}** settings."]
-if len(resolutions) > 1:
-    for modality, rows in machine.groupby("modality", sort=False):
-        lo, hi = rows.sort_values("resolution").iloc[[0, -1]].itertuples()
-        compared = (
-            "higher than" if hi.accuracy > lo.accuracy else "lower than" if hi.accuracy < lo.accuracy else "the same as"
-        )
-        parts.append(
-            f"For {modality}, its accuracy at {hi.resolution}x{hi.resolution} ({hi.accuracy:.2f}) is {compared} "
-            f"at {lo.resolution}x{lo.resolution} ({lo.accuracy:.2f})."
-        )
-if n_beat:
-    parts.append(
-        "Where it beats chance, the synthetic images carry a signature a classifier learns, whether or not people "
-        "see it: 'readers are at chance' would not show that the images are indistinguishable."
-    )
-if n_beat < len(machine):
-    widest = machine.loc[~machine["beats_chance"], "accuracy_high"].max()
-    parts.append(
-        f"Where it does not, that is no proof of indistinguishable images either: its intervals there reach up to "
-        f"{widest:.2f}, so a moderate signature is not ruled out."
-    )
-parts.append(
-    ("These are phantom images and " if not data_root else "These are ")
-    + f"the `{profile}` profile's generators and classifier; they show how the question is asked, not how the "
-    "paper's GANs fare."
-)
-display(Markdown("\n".join(sentences) + "\n\n" + " ".join(parts)))
+display(Markdown(chapter.machine_note(machine.table, alpha, profile=profile, real_data=bool(data_root))))
 
 # %% [markdown]
 # Some of the held-out test images the machine reader judged: for each modality and resolution,
 # four real images, then four synthetic ones.
 
 # %%
-shown, titles = [], []
-for (modality, resolution), images in reader_images.items():
-    k = min(4, len(images.real_test), len(images.synthetic_test))
-    for kind, stack in (("real", images.real_test), ("synthetic", images.synthetic_test)):
-        shown += list(stack[:k])
-        titles += [f"{modality} {resolution}px\n{kind}"] * k
-plt.show(plots.image_grid(shown, titles, ncols=8, size=1.4))
+plt.show(plots.image_grid(*chapter.held_out_examples(machine.images), ncols=8, size=1.4))
 
 # %% [markdown]
 # ## Analysing a reader study
@@ -248,78 +158,26 @@ plt.show(plots.image_grid(shown, titles, ncols=8, size=1.4))
 # reads are not independent.
 
 # %%
-simulated = not responses_csv
-if simulated:
-    responses = study.simulate_panels(sim_readers, sim_reads_per_reader, sim_accuracies, sim_resolutions, modalities,
-                                      seed=seed, generator=generator)
-    source_name, source_tag = "SIMULATED panel", ""
-    display(
-        Markdown(
-            f"> **SIMULATED.** No `responses_csv` was given, so every table and figure in this section "
-            f"comes from a simulated panel: {sim_readers} made-up readers, each reading "
-            f"{sim_reads_per_reader} images per modality and resolution, half of them synthetic, and "
-            f"answering correctly with a probability we chose. They are not the paper's readers or "
-            f"results, nor anyone's; they only show what the analysis reports. The chosen accuracies, averaged "
-            f"over readers, are "
-            + ", ".join(f"{np.mean(a):.2f} at {r}px" for r, a in zip(sim_resolutions, sim_accuracies, strict=True))
-            + ": chosen so that the analysis has settings at chance and above it to show, not to match the "
-            "paper, whose numbers are unknown."
-        )
-    )
-else:
-    responses = read_responses(responses_csv)
-    source_name = f"reads from {Path(responses_csv).name}"
-    source_tag = f" ({source_name})"
-    display(
-        Markdown(
-            f"Analysing **{len(responses):,} reads** by **{responses['reader_id'].nunique()} readers** from "
-            f"`{responses_csv}`."
-        )
-    )
-label = "SIMULATED panel: " if simulated else ""
-by = ["modality", "resolution"] + (["generator"] if responses["generator"].nunique() > 1 else [])
-responses = responses.assign(setting=responses[by].astype(str).agg(" ".join, axis=1) + "px")
+reads = chapter.reads(responses_csv, modalities=modalities, generator=generator, seed=seed,
+                      sim_readers=sim_readers, sim_reads_per_reader=sim_reads_per_reader,
+                      sim_accuracies=sim_accuracies, sim_resolutions=sim_resolutions)
+display(Markdown(reads.intro))
+
+# %%
+pooled = chapter.pooled(reads, alpha, margin)
+display(chapter.pooled_table(reads, pooled, alpha, margin))
+
+# %%
 level = f"{1 - alpha:.0%}"
-
-# %%
-pooled = study.summarise(responses, by, alpha=alpha, margin=margin)
-pooled["setting"] = pooled[by].astype(str).agg(" ".join, axis=1) + "px"
-columns = {
-    "n_readers": "readers",
-    "n_reads": "reads",
-    "accuracy": "accuracy",
-    "cp_low": f"{level} CI low",
-    "cp_high": f"{level} CI high",
-    "cluster_low": f"{level} cluster CI low",
-    "cluster_high": f"{level} cluster CI high",
-    "p_vs_chance": "p vs chance",
-    "tost_p": f"TOST p (±{margin:g})",
-    "at_chance": "at chance (TOST)",
-    "sensitivity": "sensitivity",
-    "specificity": "specificity",
-    "fleiss_kappa": "Fleiss' kappa",
-}
-table = pooled[by + list(columns)].rename(columns=columns)
-if simulated:
-    chosen = {r: float(np.mean(a)) for r, a in zip(sim_resolutions, sim_accuracies, strict=True)}
-    table.insert(len(by), "chosen mean accuracy (SIMULATED)", pooled["resolution"].map(chosen))
-display(
-    table.style.format(precision=3)
-    .format({"p vs chance": "{:.2g}", f"TOST p (±{margin:g})": "{:.2g}"})
-    .hide(axis="index")
-    .set_caption(f"{label}accuracy per modality and resolution, pooled over readers{source_tag}")
-)
-
-# %%
-per_reader = study.summarise(responses, ["setting", "reader_id"], alpha=alpha, margin=margin)
+per_reader = chapter.per_reader_and_setting(reads, alpha, margin)
 plt.show(
     plots.reader_forest(
         per_reader,
         pooled,
         margin=margin,
-        simulated=simulated,
+        simulated=reads.simulated,
         title=f"each reader ({level} exact CI), pooled (diamond, {level} cluster-robust CI); "
-        f"shaded: chance ± {margin:g}{source_tag}",
+        f"shaded: chance ± {margin:g}{reads.source_tag}",
     )
 )
 plt.show(
@@ -328,63 +186,16 @@ plt.show(
         low="cluster_low",
         high="cluster_high",
         n="n_reads",
-        simulated=simulated,
-        title=f"pooled accuracy per resolution, {level} cluster-robust CI{source_tag}",
+        simulated=reads.simulated,
+        title=f"pooled accuracy per resolution, {level} cluster-robust CI{reads.source_tag}",
     )
 )
 
 # %%
-overall = study.summarise(responses, ["reader_id"], alpha=alpha, margin=margin)
-display(
-    overall[["reader_id", "n_reads", "accuracy", "cp_low", "cp_high", "p_vs_chance", "sensitivity", "specificity"]]
-    .rename(columns={"cp_low": f"{level} CI low", "cp_high": f"{level} CI high", "p_vs_chance": "p vs chance"})
-    .style.format(precision=3)
-    .format({"p vs chance": "{:.2g}"})
-    .hide(axis="index")
-    .set_caption(f"{label}each reader over all settings{source_tag}")
-)
+display(chapter.per_reader_table(reads, alpha, margin))
 
 # %%
-lines = []
-if responses["reader_id"].nunique() >= 2:
-    total = study.pooled_accuracy(responses, alpha)
-    lines.append(
-        f"Over all {total.n_reads:,} reads by {total.n_readers} readers, pooled accuracy is {total.accuracy:.3f}: "
-        f"{level} interval {total.naive_low:.3f}-{total.naive_high:.3f} if every read were independent, "
-        f"{total.low:.3f}-{total.high:.3f} when each reader's reads form a cluster ({total.method}). "
-        f"The second is the honest one: with few readers who differ in skill, the number of readers, "
-        f"not the number of reads, limits what a study can say."
-    )
-at_chance = pooled[pooled["at_chance"]]["setting"].tolist()
-versus_chance = study.chance_tests(pooled, alpha)
-above = [
-    f"{setting} ({level} CI {t.low:.2f}-{t.high:.2f})"
-    for setting, t in zip(pooled["setting"], versus_chance.itertuples(), strict=True)
-    if t.beats_chance
-]
-lines.append(
-    f"The TOST declares the pooled readers at chance (within 0.5 ± {margin:g}, p < {alpha:g}) for "
-    f"{', '.join(at_chance) if at_chance else 'no setting'}; the binomial test at level {alpha:g} finds them "
-    f"better than chance for {', '.join(above) if above else 'no setting'}. A setting in neither list is "
-    f"inconclusive: its reads neither show readers beating chance nor pin them near it."
-)
-kappas = pooled["fleiss_kappa"].dropna()
-if len(kappas):
-    lines.append(
-        (
-            f"Fleiss' kappa is {kappas.iloc[0]:.2f}"
-            if kappas.min() == kappas.max()
-            else f"Fleiss' kappa ranges from {kappas.min():.2f} to {kappas.max():.2f} across settings"
-        )
-        + ": near 0, readers agree on an image "
-        "no more than their answer rates imply by chance; near 1, they call the same images synthetic."
-    )
-if simulated:
-    lines.append(
-        "(SIMULATED: each simulated reader answers each image independently of the others, so kappa is near 0 "
-        "by construction.)"
-    )
-display(Markdown(("**SIMULATED.** " if simulated else "") + " ".join(lines)))
+display(Markdown(chapter.study_note(reads, pooled, alpha, margin)))
 
 # %% [markdown]
 # ## How many reads does a study need?
@@ -397,47 +208,24 @@ display(Markdown(("**SIMULATED.** " if simulated else "") + " ".join(lines)))
 # more are needed. These are exact calculations, not data.
 
 # %%
-accuracies = [0.55, 0.6, 0.65, 0.7, 0.75, 0.8]
 reads_per_setting = int(pooled["n_reads"].median())
-plan = pd.DataFrame(
-    {
-        "true accuracy": accuracies,
-        "reads for 80% power": [study.reads_needed(a, alpha, 0.8) for a in accuracies],
-        "reads for 90% power": [study.reads_needed(a, alpha, 0.9) for a in accuracies],
-        f"power with {reads_per_setting} reads": [study.power_of_test(reads_per_setting, a, alpha) for a in accuracies],
-    }
-)
+plan = chapter.read_plan(reads_per_setting, alpha)
 display(
     plan.style.format(precision=3)
     .hide(axis="index")
     .set_caption(f"Reads needed: the exact two-sided binomial test at level {alpha:g}")
 )
-grid = np.unique(np.geomspace(10, 2 * plan["reads for 90% power"].max(), 300).astype(int))
+grid, power = chapter.power_grid(plan, alpha)
 plt.show(
     plots.power_curves(
         grid,
-        {a: study.power_of_test(grid, a, alpha) for a in accuracies},
+        power,
         target=0.8,
-        needed=dict(zip(accuracies, plan["reads for 80% power"], strict=True)),
+        needed=dict(zip(plan["true accuracy"], plan["reads for 80% power"], strict=True)),
         title=f"Power of the exact binomial test against chance (level {alpha:g}); dots: reads for 80% power",
     )
 )
-row = plan.set_index("true accuracy")
-power_60 = row.loc[0.6, f"power with {reads_per_setting} reads"]
-display(
-    Markdown(
-        f"To detect readers who are right 60% of the time with 80% power takes "
-        f"**{row.loc[0.6, 'reads for 80% power']:,} reads**; 70% takes {row.loc[0.7, 'reads for 80% power']:,}. "
-        f"With {reads_per_setting} reads per setting (the median in the {source_name}), the power to detect 60% is "
-        f"{power_60:.0%}: "
-        + (
-            "at that size a result that is not significant says little about readers who are somewhat better "
-            "than random."
-            if power_60 < 0.8
-            else "enough that readers who are right 60% of the time would usually be detected."
-        )
-    )
-)
+display(Markdown(chapter.plan_note(plan, reads_per_setting, reads.source_name)))
 
 # %% [markdown]
 # ## The quiz
@@ -451,7 +239,7 @@ display(
 
 # %%
 quiz_resolution = max(resolutions)
-quiz_source = reader_images[quiz_modality, quiz_resolution]
+quiz_source = machine.images[quiz_modality, quiz_resolution]
 quiz_n = min(quiz_images_per_kind, len(quiz_source.quiz_real), len(quiz_source.quiz_synthetic))
 quiz_items = make_items(
     quiz_source.quiz_real,
@@ -509,14 +297,5 @@ display(quiz.widget)
 # columns are kept):
 
 # %%
-schema = pd.DataFrame({"column": list(RESPONSE_COLUMNS), "what it holds": list(RESPONSE_COLUMNS.values())})
-display(schema.style.hide(axis="index").set_caption("The responses CSV: one row per read"))
-display(
-    Markdown(
-        f"`truth` and `answer` take the values {', '.join(f'`{v}`' for v in TRUTH_VALUES)}; confidence runs from "
-        f"{CONFIDENCE_RANGE[0]} to {CONFIDENCE_RANGE[1]}. The loader, "
-        "`synthmed.reader.responses.read_responses`, checks every row and reports each bad one by its line "
-        "number; a reader may read an image only once, and an image's truth, modality and resolution must agree "
-        "on every row that names it."
-    )
-)
+display(chapter.responses_schema())
+display(Markdown(chapter.RESPONSES_NOTE))

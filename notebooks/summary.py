@@ -53,32 +53,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import claims, paper_results, plots
-from synthmed.experiments import results_path, sweep_results, sweep_seeds
+from synthmed import claims, plots
+from synthmed.chapters import summary as chapter
+from synthmed.experiments import sweep_seeds
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
 pd.set_option("display.max_colwidth", None)  # tables hold sentences
-BENCHMARKS = {"classes": "Fewer label combinations", "samples": "Samples per class", "resolution": "Resolution"}
-seeds = sweep_seeds(profile, seed, n_seeds)
-found = {(m, b): results_path(m, b, profile).is_file() for b in BENCHMARKS for m in ("chest", "brain")}
-sweeps = {
-    (m, b): sweep_results(
-        m, b, profile, seeds=seeds, data_root=data_root or None, device=device,
-        classifier_weights=classifier_weights or None, precision=precision or None,
-    )
-    for b in BENCHMARKS
-    for m in ("chest", "brain")
-}
-tables = {b: pd.concat([sweeps[m, b] for m in ("chest", "brain")], ignore_index=True) for b in BENCHMARKS}
-rows = []
-for benchmark, results in tables.items():
-    settings = {m: tuple(sorted(set(results.loc[results["modality"] == m, "setting"]))) for m in ("chest", "brain")}
-    paper = claims.paper_verdicts(benchmark, settings=settings)
-    table = claims.side_by_side(claims.check_benchmark(results, benchmark), paper)
-    rows.append(table.assign(chapter=BENCHMARKS[benchmark]))
-summary = pd.concat(rows, ignore_index=True)
-summary["paper's statement"] = summary["claim"].map(claims.STATEMENTS)
+results = chapter.summary(profile, sweep_seeds(profile, seed, n_seeds), data_root=data_root, device=device,
+                          classifier_weights=classifier_weights, precision=precision)
 
 # %% [markdown]
 # ## At a glance
@@ -89,15 +72,14 @@ summary["paper's statement"] = summary["claim"].map(claims.STATEMENTS)
 # checked per generator. The sentences behind every mark are further down.
 
 # %%
-display(claims.claims_matrix(summary))
+display(claims.claims_matrix(results.checks))
 
 # %% [markdown]
 # Our mean-AUROC curves (left of each pair) beside the paper's published ones (right, on a tinted
 # ground), for every benchmark and modality; error bars are our runs' 95% bootstrap intervals.
 
 # %%
-fig = plots.ours_beside_paper(tables, {b: paper_results.paper_as_results(benchmark=b) for b in BENCHMARKS})
-plt.show(fig)
+plt.show(plots.ours_beside_paper(results.tables, results.paper_tables()))
 
 # %% [markdown]
 # ## The results tables
@@ -107,32 +89,7 @@ plt.show(fig)
 # neither could make (a setting whose subset cannot be built), so a partial table never reads as complete.
 
 # %%
-inventory = pd.DataFrame(
-    [
-        {
-            "benchmark": b,
-            "modality": m,
-            "runs": int((t["modality"] == m).sum()),
-            "settings": ", ".join(str(s) for s in sorted(set(t.loc[t["modality"] == m, "setting"]))),
-            "seeds": ", ".join(str(s) for s in sorted(set(t.loc[t["modality"] == m, "seed"]))),
-            "source": (
-                "computed here"
-                if not found[m, b]
-                else f"saved by its chapter, {len(sweeps[m, b].attrs['computed'])} runs computed here"
-                if sweeps[m, b].attrs["computed"]
-                else "saved by its chapter"
-            ),
-            "missing": "; ".join(
-                f"setting {x['setting']} seed {x['seed']} {x['generator']}: {x['reason']}"
-                for x in sweeps[m, b].attrs["missing"]
-            )
-            or "none",
-        }
-        for b, t in tables.items()
-        for m in ("chest", "brain")
-    ]
-)
-display(inventory.set_index(["benchmark", "modality"]))
+display(results.inventory())
 
 # %% [markdown]
 # ## Every claim, with its numbers
@@ -144,27 +101,10 @@ display(inventory.set_index(["benchmark", "modality"]))
 # side, uses the paper's published values at our settings (`synthmed.claims`).
 
 # %%
-display(
-    summary[["chapter", "claim", "scope", "ours", "our numbers", "paper", "paper's statement"]].set_index(
-        ["chapter", "claim", "scope"]
-    )
-)
+display(results.checks_table())
 
 # %%
-held = int((summary["ours"] == "holds").sum())
-undecided = int((summary["ours"] == "undecided").sum())
-paper_side = summary[summary["paper"].isin(["holds", "does not hold"])]
-paper_held = int((paper_side["paper"] == "holds").sum())
-data_name = "phantom" if not data_root else "real"
-display(
-    Markdown(
-        f"On our {data_name} data, profile `{profile}`, **{held} of {len(summary)}** checks hold"
-        + (f" ({undecided} could not be decided)" if undecided else "")
-        + f". On the paper's published values, **{paper_held} of {len(paper_side)}** of the checks that have "
-        f"published values hold; the resolution benchmark has none. Where a check does not hold on our data, "
-        f"its chapter says why it may differ."
-    )
-)
+display(Markdown(results.checks_note()))
 
 # %% [markdown]
 # ## Did the synthetic images carry label information?
@@ -176,25 +116,9 @@ display(
 # bootstrap interval lies entirely above 0.5.
 
 # %%
-everything = pd.concat(tables.values(), ignore_index=True)
-signal = claims.synthetic_signal(everything)
+signal = results.signal()
 display(signal)
-above, runs = int(signal["runs above chance"].sum()), int(signal["runs"].sum())
-display(
-    Markdown(
-        f"In **{above} of {runs}** runs the synthetic-trained classifier is above chance by its bootstrap "
-        f"interval; its mean AUROC ranges from {signal['synthetic AUROC (min)'].min():.2f} to "
-        f"{signal['synthetic AUROC (max)'].max():.2f}, against a mean of "
-        f"{everything['auc_real'].mean():.2f} for the real-trained classifiers. "
-        + (
-            "With most runs at chance, the claims above test our pipeline rather than the paper: the "
-            f"`{profile}` profile's GANs train for a few thousand images and do not converge."
-            if above < runs / 2
-            else "The synthetic data carried label information in most runs, so the claims compare "
-            "generators that learned something."
-        )
-    )
-)
+display(Markdown(results.signal_note(signal)))
 
 # %% [markdown]
 # A check that holds on the paper's values but not on ours is a difference between the two setups,

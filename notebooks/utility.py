@@ -57,24 +57,21 @@ brain_setting = None  # ... (cpu: classes 10, the paper's largest brain classes 
 import logging
 
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
-from synthmed import generators, plots, profiles
-from synthmed.classify.metrics import MEAN_ROW, PAPER_TEST_MULTIPLE, paper_variant_steps
+from synthmed import plots
+from synthmed.chapters import utility as chapter
+from synthmed.chapters.shared import shared_points
 from synthmed.classify.models import ClassifierConfig
-from synthmed.experiments import shared_point_runs
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
-settings = profiles.get(profile)
-points = {"chest": settings.shared_point("chest", chest_benchmark, chest_setting),
-          "brain": settings.shared_point("brain", brain_benchmark, brain_setting)}
-runs = shared_point_runs(profile, seed, points, data_root or None, classifier_weights=classifier_weights or None,
-                         precision=precision or None, prepare=False)  # the generators chapter trained them
-rows = pd.DataFrame([run.row for run in runs.values()])
-classifier = settings.classifier_config(seed=seed, weights=classifier_weights, precision=precision)
-paper_classifier = ClassifierConfig.paper()
+shared = shared_points(profile, seed, chest_benchmark=chest_benchmark, chest_setting=chest_setting,
+                       brain_benchmark=brain_benchmark, brain_setting=brain_setting, data_root=data_root,
+                       classifier_weights=classifier_weights, precision=precision,
+                       prepare=False)  # the generators chapter trained them
+rows = shared.rows()
+classifier = shared.settings.classifier_config(seed=seed, weights=classifier_weights, precision=precision)
 
 # %% [markdown]
 # ## The classifier
@@ -87,45 +84,8 @@ paper_classifier = ClassifierConfig.paper()
 # images drawn for the validation labels and tested on the real test split.
 
 # %%
-model = runs[next(iter(runs))].real_model
-n_parameters = sum(p.numel() for p in model.parameters())
-if classifier.arch == "densenet121":
-    which = (
-        f"the paper's **DenseNet-121** ({n_parameters:,} parameters), on images bilinearly resized to "
-        "224x224 and normalised with ImageNet's channel statistics"
-    )
-else:
-    which = (
-        f"a **compact residual CNN** ({n_parameters:,} parameters, {classifier.width} channels in its "
-        "first stage) at the images' own resolution: a DenseNet-121 at 224x224 is far too slow for "
-        f"the `{profile}` profile on a CPU. The `paper` profile uses the DenseNet"
-    )
-if classifier.weights == "imagenet":
-    weights = "fine-tuned from torchvision's **ImageNet** DenseNet-121 weights, as the paper"
-elif classifier.weights_path is not None:
-    weights = f"started from the local weights file `{classifier.weights_path}`"
-elif classifier.arch == "densenet121":
-    weights = "trained **from scratch** (the paper started from ImageNet weights: `classifier_weights: imagenet`)"
-else:
-    weights = (
-        "trained **from scratch**: the paper fine-tuned an ImageNet DenseNet-121 (the `paper` profile does, "
-        "`classifier_weights: imagenet`); no ImageNet weights exist for this compact CNN"
-    )
-schedule = (
-    f"Adam at learning rate {classifier.lr:g} (the paper: {paper_classifier.lr:g}), batches of {classifier.batch}, "
-    f"epochs of up to {classifier.epoch_images:,} images (the paper: {paper_classifier.epoch_images:,}), at most "
-    f"{classifier.max_epochs} epochs (the paper: {paper_classifier.max_epochs}), the learning rate x"
-    f"{classifier.lr_factor:g} after {classifier.lr_patience} epochs without a better validation AUROC, a "
-    f"stop after {classifier.stop_patience}"
-)
-display(
-    Markdown(
-        f"Here (profile `{profile}`) the classifier is {which}. It is {weights}. Its schedule: {schedule}. "
-        "The loss is **unweighted**: the paper's code computed per-label class weights but handed them to "
-        "Keras 2.2.4 in a form that version silently ignores, so the published classifiers were trained "
-        "unweighted too, and so are ours."
-    )
-)
+n_parameters = sum(p.numel() for p in shared.first("chest").real_model.parameters())
+display(Markdown(chapter.classifier_note(classifier, ClassifierConfig.paper(), n_parameters, profile)))
 
 # %% [markdown]
 # The runs. Each real-trained classifier is shared by both generators of its point; every step is
@@ -138,26 +98,7 @@ display(
 # distance (in the real classifier's feature space at the CPU profiles, FID at paper) of the run.
 
 # %%
-display(
-    rows[
-        [
-            "modality",
-            "benchmark",
-            "setting",
-            "resolution",
-            "generator",
-            "n_classes",
-            "n_labels",
-            "n_train",
-            "n_val",
-            "n_test",
-            "real_epochs",
-            "synthetic_epochs",
-            "sampled_kimg",
-            "stop_value",
-        ]
-    ].rename(columns={"sampled_kimg": "kimg", "stop_value": "FD"})
-)
+display(rows[chapter.RUN_COLUMNS].rename(columns={"sampled_kimg": "kimg", "stop_value": "FD"}))
 
 # %% [markdown]
 # ## Per-label AUC
@@ -168,39 +109,12 @@ display(
 # over the labels that have both. The dotted line is chance.
 
 # %%
-for modality in points:
-    first = runs[modality, generators.book_names()[0]]
-    evaluation = pd.concat(
-        [first.evaluation[first.evaluation["trained_on"] == "real"]]
-        + [runs[modality, g].evaluation[runs[modality, g].evaluation["trained_on"] == g]
-           for g in generators.book_names()],
-        ignore_index=True,
-    )
-    point = first.subset.point
-    title = f"{point.name} at {first.row['resolution']}x{first.row['resolution']}, {first.row['n_test']} test images"
+for modality in shared.points:
+    evaluation, title = chapter.per_label_evaluation(shared, modality)
     plt.show(plots.auc_bars(evaluation, title=title))
 
 # %%
-sentences = []
-for modality in points:
-    first = runs[modality, generators.book_names()[0]]
-    parts = [f"real {first.row['auc_real']:.3f} ({first.row['auc_real_low']:.3f}-{first.row['auc_real_high']:.3f})"]
-    for g in generators.book_names():
-        r = runs[modality, g].row
-        parts.append(f"{g} {r['auc_synthetic']:.3f} ({r['auc_synthetic_low']:.3f}-{r['auc_synthetic_high']:.3f})")
-    sentences.append(f"- **{modality}**, mean AUROC (95% CI): " + ", ".join(parts) + ".")
-widest = max(
-    (rows[f"auc_{kind}_high"] - rows[f"auc_{kind}_low"]).max() for kind in ("real", "synthetic")
-)
-display(
-    Markdown(
-        "\n".join(sentences)
-        + f"\n\nThe intervals come from {settings.n_boot:,} bootstrap resamples of the "
-        f"{rows['n_test'].min():,}-{rows['n_test'].max():,} test images; the widest is "
-        f"{widest:.3f} wide. A label with a handful of positives can still swing from one end of the axis to "
-        "the other, as the per-label bars above show."
-    )
-)
+display(Markdown(chapter.auc_note(shared, shared.settings.n_boot)))
 
 # %% [markdown]
 # ## ROC curves
@@ -210,11 +124,10 @@ display(
 # real test images. The number of positive and negative test images is in each panel's title.
 
 # %%
-for modality in points:
-    first = runs[modality, generators.book_names()[0]]
-    y_test = first.arrays["test"][1]
-    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.book_names()}
-    plt.show(plots.roc_curves(y_test, scores, list(first.subset.labels), title=first.subset.point.name))
+for modality in shared.points:
+    first = shared.first(modality)
+    plt.show(plots.roc_curves(first.arrays["test"][1], shared.test_scores(modality), list(first.subset.labels),
+                              title=first.subset.point.name))
 
 # %% [markdown]
 # ## The utility gap
@@ -228,44 +141,13 @@ for modality in points:
 
 # %%
 plt.show(plots.utility_gaps(rows))
-display(rows[["modality", "generator", "auc_real", "auc_synthetic", "gap", "gap_low", "gap_high", "delong_p"]].round(4))
+display(rows[chapter.GAP_COLUMNS].round(4))
 
 # %%
-lines = []
-for (modality, generator), run in runs.items():
-    r = run.row
-    if r["delong_p"] != r["delong_p"]:  # NaN: a label has fewer than 2 positive or negative test images
-        verdict = "DeLong's test is undefined here (a label has fewer than 2 positive or negative test images)"
-    elif r["delong_p"] >= 0.05:
-        verdict = "the difference is not significant at the 5% level"
-    else:
-        verdict = f"the {'real' if r['gap'] > 0 else 'synthetic'}-trained classifier is better at the 5% level"
-    lines.append(
-        f"- **{modality}, {generator}**: gap {r['gap']:+.3f} (95% CI {r['gap_low']:+.3f} to {r['gap_high']:+.3f}), "
-        f"DeLong p = {r['delong_p']:.3g}: {verdict}."
-    )
-display(Markdown("\n".join(lines)))
+display(Markdown(chapter.gap_note(rows)))
 
 # %%
-from synthmed import paper_results
-
-published = paper_results.paper_values(benchmark="classes")
-largest = {"chest": 20, "brain": 10}
-parts = []
-for modality, k in largest.items():
-    at = published[(published["modality"] == modality) & (published["setting"] == k)].set_index("series")["auc"]
-    parts.append(
-        f"{modality} with {k} classes: real {at['real']:.3f}, cpD-GAN {at['cpD-GAN']:.3f}, "
-        f"prog-GAN {at['prog-GAN']:.3f} (gaps {at['real'] - at['cpD-GAN']:.3f} and {at['real'] - at['prog-GAN']:.3f})"
-    )
-display(
-    Markdown(
-        "For scale, the paper's results at its largest classes points (32x32, real CheXpert and RSNA data, "
-        f"DenseNet-121 from ImageNet weights; mean AUROC {paper_results.SOURCE}): " + "; ".join(parts) + ". "
-        "The numbers above are not comparable to these: they come from phantom images, a smaller classifier "
-        "and generators trained for minutes on a CPU (at the `cpu` and `tiny` profiles), and one seed."
-    )
-)
+display(Markdown(chapter.paper_scale_note()))
 
 # %% [markdown]
 # ## The paper's AUC
@@ -279,53 +161,11 @@ display(
 # standard AUC everywhere else and the paper's variant only here, beside it, one step at a time.
 
 # %%
-steps = []
-for modality in points:
-    first = runs[modality, generators.book_names()[0]]
-    y_test = first.arrays["test"][1]
-    labels = list(first.subset.labels)
-    scores = {"real": first.scores_real} | {g: runs[modality, g].scores_synthetic for g in generators.book_names()}
-    for name, s in scores.items():
-        table = paper_variant_steps(y_test, s, labels)
-        per_label = table.drop(index=MEAN_ROW)
-        steps.append(
-            {
-                "modality": modality,
-                "trained on": name,
-                "test images": len(y_test),
-                "used by the paper": first.evaluation["n_test_paper"].iloc[0],
-                "labels below 0.5": int((per_label["auc"] < 0.5).sum()),
-                **table.loc[MEAN_ROW].to_dict(),
-            }
-        )
-steps = pd.DataFrame(steps)
+steps = chapter.paper_auc_steps(shared)
 display(steps.round(4))
 
 # %%
-notes = []
-for modality in points:
-    part = steps[steps["modality"] == modality]
-    n_test, n_used = int(part["test images"].iloc[0]), int(part["used by the paper"].iloc[0])
-    if n_used == 0:
-        notes.append(
-            f"- **{modality}**: the test split has {n_test} images, fewer than {PAPER_TEST_MULTIPLE}, so the "
-            "paper's evaluation would have used **none** and reported nothing (NaN); only the flip can be shown."
-        )
-    else:
-        notes.append(
-            f"- **{modality}**: the paper's evaluation would have used {n_used} of the {n_test} test images "
-            f"(dropping {n_test - n_used})."
-        )
-    real = part[part["trained on"] == "real"].iloc[0]
-    for _, syn in part[part["trained on"] != "real"].iterrows():
-        gap, gap_flipped, gap_paper = (real[c] - syn[c] for c in ("auc", "auc_flipped", "auc_paper"))
-        paper = f", with both quirks {gap_paper:+.3f}" if pd.notna(gap_paper) else ""
-        notes.append(
-            f"  {syn['trained on']}: labels with an AUC below 0.5: {int(syn['labels below 0.5'])} "
-            f"(the real-trained classifier: {int(real['labels below 0.5'])}); the gap is {gap:+.3f} with the "
-            f"standard AUC, {gap_flipped:+.3f} with the flip alone{paper}."
-        )
-display(Markdown("\n".join(notes)))
+display(Markdown(chapter.paper_auc_note(steps)))
 
 # %% [markdown]
 # ## Where this differs from the paper
@@ -334,10 +174,12 @@ display(Markdown("\n".join(notes)))
 #   by `synthmed` (see {doc}`data`), so these AUCs say how hard the phantoms are, not how hard
 #   chest X-rays or head CT are. The benchmark counts are the paper's times the profile's benchmark
 #   scale, and the training sets that are not an axis also times its training-set factor (see {doc}`data`).
-# - **Classifier.** At the `cpu` and `tiny` profiles a compact CNN replaces DenseNet-121, and in
-#   every profile it is trained from scratch, because ImageNet weights cannot be downloaded here.
-# - **Generators.** Small networks trained for a few thousand images instead of millions, early
-#   stopped on a Fréchet distance in the real classifier's features (the paper: Inception features).
+# - **Classifier.** At the `cpu` and `tiny` profiles a compact CNN replaces DenseNet-121 and is
+#   trained from scratch (no ImageNet weights exist for it, and these profiles download nothing);
+#   the `paper` profile fine-tunes torchvision's ImageNet DenseNet-121, as the paper did.
+# - **Generators.** At the `cpu` and `tiny` profiles, small networks trained for at most tens of
+#   thousands of images instead of millions, early stopped on a Fréchet distance in the real
+#   classifier's features (the paper: Inception features).
 # - **Statistics.** One seed per point. The paper showed error bars from repeated runs whose number
 #   and kind are not known; we give bootstrap intervals over test images and DeLong's test instead,
 #   which capture test-set noise but not the spread between training runs.
