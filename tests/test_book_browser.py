@@ -117,6 +117,84 @@ def test_every_page_renders_offline_in_chromium(built_book: Path, served_book: s
     assert counts["widgets"] > 0, "no saved widget in the whole book"
 
 
+# The image an explorer (synthmed.widgets) shows: one loaded <img>, its src and the SHA-256 of its bytes.
+SHOWN_IMAGE_JS = """async (root) => {
+  const imgs = [...root.querySelectorAll('img')].filter(i => i.offsetParent !== null && i.naturalWidth > 0);
+  if (imgs.length !== 1) return {count: imgs.length};
+  const digest = await crypto.subtle.digest('SHA-256', await (await fetch(imgs[0].src)).arrayBuffer());
+  const hex = [...new Uint8Array(digest)].map(b => b.toString(16).padStart(2, '0')).join('');
+  return {count: 1, src: imgs[0].src, sha: hex};
+}"""
+
+
+def shown_image(locator, want: str | None = None, differ_from: str | None = None, tries: int = 100) -> dict:
+    """`SHOWN_IMAGE_JS` on an element, polled (10 s at most) until its image has the digest `want`, or one other
+    than `differ_from`, is shown."""
+    state: dict = {}
+    for _ in range(tries):
+        state = locator.evaluate(SHOWN_IMAGE_JS)
+        sha = state.get("sha")
+        if sha and (want is None or sha == want) and (differ_from is None or sha != differ_from):
+            break
+        locator.page.wait_for_timeout(100)
+    return state
+
+
+def switch_explorers(page, name: str) -> tuple[int, list[str]]:
+    """Move the first control of every explorer on the page to another option: the image it shows must change.
+
+    Returns (explorers found, problems). The explorers carry `synthmed.widgets.EXPLORER_CLASS`."""
+    from synthmed.widgets import EXPLORER_CLASS
+
+    problems = []
+    explorers = page.locator(f".{EXPLORER_CLASS}")
+    for k in range(explorers.count()):
+        explorer = explorers.nth(k)
+        before = shown_image(explorer)
+        if before.get("count") != 1:
+            problems.append(f"{name}: explorer {k} shows {before.get('count')} images, not one")
+            continue
+        select = explorer.locator("select").first
+        if select.locator("option").count() < 2:
+            continue
+        select.select_option(index=1 if select.evaluate("s => s.selectedIndex") != 1 else 0)
+        after = shown_image(explorer, differ_from=before["sha"])
+        if after.get("sha") in (None, before["sha"]) or after.get("src") == before["src"]:
+            problems.append(f"{name}: explorer {k}: moving its first control did not change its image")
+    return explorers.count(), problems
+
+
+def test_every_explorer_switches_its_image_on_the_static_page(built_book: Path, served_book: str) -> None:
+    """Each explorer is interactive without a kernel: its first control switches the precomputed image."""
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    found = 0
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        for name in toc_pages(built_book):
+            if not name.startswith("notebooks/"):
+                continue
+            page.goto(f"{served_book}/{name}.html", wait_until="load")
+            views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+            if views:
+                try:
+                    page.wait_for_function(
+                        f"document.querySelectorAll('.jupyter-widgets').length >= {views}", timeout=20_000
+                    )
+                except Exception:
+                    problems.append(f"{name}: the saved widgets did not render")
+                    continue
+            n, found_problems = switch_explorers(page, name)
+            found += n
+            problems.extend(found_problems)
+        browser.close()
+    assert not problems, "\n".join(problems)
+    assert found > 0, "no explorer in the whole book"
+
+
 def test_notebook_pages_launch_the_configured_repository_and_download_links_resolve(built_book: Path) -> None:
     """Launch, repository and issues buttons point at `_config.yml`'s repository; every download link is a file."""
     config = yaml.safe_load((built_book / "_config.yml").read_text())
