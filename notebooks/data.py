@@ -93,15 +93,16 @@ if found.chest is not None:
 
 # %% [markdown]
 # Some signs are small on purpose, so that resolution matters: the explorer shows a film at the
-# paper's resolutions 256, 64 and 32. In a live notebook, pick a finding and an example; in the
-# static book the first one is shown.
+# paper's resolutions 256, 64 and 32. Pick a finding and an example: every choice was drawn when
+# the book was built, so the explorer works on the static page too.
 
 # %%
 stacks = chapter.chest_stacks(found) if found.chest is not None else {}
+browser = widgets.resolution_browser(stacks, (256, 64, 32)) if stacks else None
 
 # %% tags=["widget"]
-if stacks:
-    display(widgets.resolution_browser(stacks, (256, 64, 32)))
+if browser is not None:
+    display(browser)
 
 # %% [markdown]
 # ## Brain CT slices, one per haemorrhage type

@@ -126,6 +126,21 @@ logs = chapter.logs(shared)
 # of the schedule. As in the paper's code, the synthetic datasets come from the best G_ema when the
 # patience stopped the run, and from the last one when the schedule ended first ("sampled" below).
 # The paper's features were Inception's; see the last section for ours.
+#
+# **The diffusion model** (not in the paper; `synthmed.diffusion`) is the third generator of the
+# book. A small U-Net learns to predict the noise that was added to a training image at a random
+# step of a fixed noising schedule, given the step and the label vector (through a learned
+# projection, so any combination can be asked for). Sampling starts from pure noise and removes it
+# step by step with DDIM {cite}`song2021ddim`. Labels are dropped from a share of the training
+# images, so the same network also predicts without them; at sampling the two predictions are
+# mixed with a guidance scale, which pushes images towards their labels (classifier-free guidance
+# {cite}`ho2022cfg`). Its weights are averaged as G's are (EMA), and it is early-stopped on the same
+# Fréchet distance.
+
+# %%
+left_out = chapter.left_out_note(profile)
+if left_out:
+    display(Markdown(left_out))
 
 # %% [markdown]
 # ## The runs
@@ -169,13 +184,18 @@ display(Markdown(sizes.minibatch_note()))
 # not on one scale. The level-of-detail panel shows prog-GAN's schedule: steps down by one level
 # per fade-in, to 0 at full resolution; cpD-GAN stays at 0. The Fréchet distance is measured only
 # at full resolution: the star marks the evaluation whose G_ema is kept, the dotted line where
-# training stopped and why.
+# training stopped and why. The diffusion model, where the profile runs it, has its own panels below
+# the GANs': its loss is the mean squared error of the noise it predicts, which falls as it learns,
+# and its Fréchet distance is measured on fewer images (its samples cost more), so it is comparable
+# between its own evaluations only.
 
 # %%
+gans, others = chapter.gans_and_others(shared)
 for modality, (benchmark, setting) in shared.points.items():
-    fig = plots.training_curves({g: logs[modality, g] for g in shared.generators},
-                                title=f"{modality}, {benchmark} benchmark, setting {setting}")
-    plt.show(fig)
+    title = f"{modality}, {benchmark} benchmark, setting {setting}"
+    plt.show(plots.training_curves({g: logs[modality, g] for g in gans}, title=title))
+    if others:
+        plt.show(plots.denoising_curves({g: logs[modality, g] for g in others}, title=title))
 
 # %%
 display(Markdown(chapter.stopping_note(shared, logs, sizes.ours.patience)))
@@ -221,15 +241,32 @@ for modality, samples in sample_sets.items():
 # %% [markdown]
 # ## Explorer
 #
-# Pick a label combination and a latent seed. The samples were generated when the book was built,
-# for the combinations and seeds shown in the controls; in the static book the explorer shows its
-# first combination and seed.
+# Pick a label combination and a latent seed. The samples were generated and drawn when the book
+# was built, for the combinations and seeds shown in the controls, so the explorer works on the
+# static page as in a live notebook.
+
+# %%
+explorers = {modality: widgets.sample_explorer(samples) for modality, samples in sample_sets.items()}
 
 # %% tags=["widget"]
-display(widgets.sample_explorer(sample_sets["chest"]))
+display(explorers["chest"])
 
 # %% tags=["widget"]
-display(widgets.sample_explorer(sample_sets["brain"]))
+display(explorers["brain"])
+
+# %% [markdown]
+# ## What each generator costs
+#
+# Training cost is the images a generator's training saw (in thousands) and the time it took; the
+# sampling rate is measured here, now, on the point's training label vectors, and turned into what
+# the benchmark's inference costs: one synthetic image per real training, validation and test label
+# vector.
+
+# %%
+costs = chapter.cost_table(shared)
+display(costs.style.format({"images seen in training (k)": "{:,.1f}", "training (s)": "{:,.0f}",
+                            "sampling (images/s)": "{:,.0f}", "sampling them (s)": "{:,.1f}"}))
+display(Markdown(chapter.cost_note(costs)))
 
 # %% [markdown]
 # ## Where we differ from the paper

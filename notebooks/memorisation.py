@@ -61,7 +61,7 @@ import logging
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from synthmed import plots
+from synthmed import plots, widgets
 from synthmed.chapters import memorisation as chapter
 from synthmed.chapters.shared import shared_points
 
@@ -102,6 +102,20 @@ nearest = chapter.nearest_training(shared, features)
 for shown in chapter.neighbour_examples(shared, nearest, n_queries=n_queries, n_examples=n_examples, seed=seed):
     plt.show(plots.neighbour_pairs(shown.synthetic, shown.nearest, shown.distance, ncols=n_examples,
                                    titles=shown.titles, suptitle=shown.title))
+
+# %% [markdown]
+# ### Browse the pairs
+#
+# Pick a run and a query: the pairs above (the closest queries, then the random ones), each with its
+# three nearest real training images. Every pair was drawn when the book was built, so the browser
+# works on the static page too.
+
+# %%
+browser = widgets.neighbour_browser(**chapter.browser_inputs(shared, features, n_queries=n_queries,
+                                                             n_examples=n_examples, seed=seed, k=3))
+
+# %% tags=["widget"]
+display(browser)
 
 # %% [markdown]
 # Do the nearest real images carry the same findings? For each synthetic test image we compare the

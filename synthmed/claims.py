@@ -16,6 +16,8 @@ seeds, per (modality, benchmark, setting, generator), and then compares those me
   over the whole range alone would not do: in the paper's own figures the real AUROC collapses at
   the smallest settings and the gap narrows again, paper-spec §6 trend 3.)
 - T4 (resolution benchmark): the gap at the highest resolution is not larger than at the lowest.
+- T6 (this book's question, not the paper's): the diffusion model's synthetic-trained AUROC is not
+  below cpD-GAN's at most points: at more than half of the points that have both.
 
 A claim holds or not on the point estimates (seed means). Where bootstrap intervals of the two
 compared gaps are in the table, `numbers["resolved"]` says whether they are disjoint, i.e. whether
@@ -36,6 +38,8 @@ from synthmed import profiles
 from synthmed.aggregate import mean_over_seeds
 
 T1_PAIR = ("cpD-GAN", "prog-GAN")  # the paper's T1 compares its two GANs, whatever else is registered
+T6_PAIR = ("DDIM", "cpD-GAN")  # the diffusion model against the paper's better GAN
+PAIRS = {"T1": T1_PAIR, "T6": T6_PAIR}  # the claims that compare two generators point by point
 
 # The paper's statements, with where they come from.
 STATEMENTS = {
@@ -48,6 +52,9 @@ STATEMENTS = {
     "'at low numbers of samples per class, label overfitting effects start to dominate GAN training')",
     "T4": "The gap at the highest resolution is not larger than at the lowest (the arXiv v1 abstract: synthetic "
     "data generation 'can benefit from higher levels of spatial resolution')",
+    "T6": "Not the paper's claim but this book's question: the diffusion model's synthetic data trains classifiers "
+    "at least as good as cpD-GAN's, its AUROC not below cpD-GAN's at most points (Müller-Franzes et al. 2023 "
+    "found diffusion samples ahead of GANs on CheXpert in precision and recall)",
 }
 BENCHMARK_CLAIM = {"classes": "T2", "samples": "T3", "resolution": "T4"}
 
@@ -193,32 +200,46 @@ def _gap_text(n: dict, what: str, holds: bool) -> str:
 
 def t1_cpd_above_prog(results: pd.DataFrame, modality: str | None = None, benchmark: str | None = None) -> Verdict:
     """T1: cpD-GAN's seed-mean synthetic AUROC is above prog-GAN's at more than half of the points."""
+    return _pair_comparison("T1", results, modality, benchmark, at_least=False)
+
+
+def t6_diffusion_not_below_cpd(results: pd.DataFrame, modality: str | None = None,
+                               benchmark: str | None = None) -> Verdict:
+    """T6: the diffusion model's seed-mean synthetic AUROC is not below cpD-GAN's at more than half of the points."""
+    return _pair_comparison("T6", results, modality, benchmark, at_least=True)
+
+
+def _pair_comparison(claim: str, results: pd.DataFrame, modality: str | None, benchmark: str | None, *,
+                     at_least: bool) -> Verdict:
+    """The first generator of `PAIRS[claim]` against the second, point by point: above (or, `at_least`, not
+    below) at more than half of the points that have both."""
+    first, second = PAIRS[claim]
     scope = _scope(modality, benchmark)
     means = _subset(seed_means(results), modality, benchmark, None)
     keys = [c for c in ("modality", "benchmark", "setting") if c in means.columns]
     wide = means.pivot_table(index=keys, columns="generator", values="auc_synthetic", aggfunc="first")
-    if not set(T1_PAIR) <= set(wide.columns):
-        return _undecided("T1", scope, "it needs results for both cpD-GAN and prog-GAN")
-    wide = wide[list(T1_PAIR)].dropna()
+    if not {first, second} <= set(wide.columns):
+        return _undecided(claim, scope, f"it needs results for both {first} and {second}")
+    wide = wide[[first, second]].dropna()
     if wide.empty:
-        return _undecided("T1", scope, "no point has a synthetic AUROC for both generators")
-    difference = wide["cpD-GAN"] - wide["prog-GAN"]
-    above, n = int((difference > 0).sum()), len(wide)
-    holds = above > n / 2
+        return _undecided(claim, scope, "no point has a synthetic AUROC for both generators")
+    difference = wide[first] - wide[second]
+    ahead, n = int(((difference >= 0) if at_least else (difference > 0)).sum()), len(wide)
     numbers = {
         "points": n,
-        "cpd_above": above,
-        "share": above / n,
+        "first_ahead": ahead,
+        "share": ahead / n,
         "mean_difference": float(difference.mean()),
         "min_difference": float(difference.min()),
         "max_difference": float(difference.max()),
     }
+    relation = "not below" if at_least else "above"
     text = (
-        f"cpD-GAN's AUROC is above prog-GAN's at {above} of {n} points (mean difference "
+        f"{first}'s AUROC is {relation} {second}'s at {ahead} of {n} points (mean difference "
         f"{numbers['mean_difference']:+.3f}, from {numbers['min_difference']:+.3f} to "
         f"{numbers['max_difference']:+.3f})."
     )
-    return Verdict("T1", scope, STATEMENTS["T1"], bool(holds), numbers, text)
+    return Verdict(claim, scope, STATEMENTS[claim], bool(ahead > n / 2), numbers, text)
 
 
 def t2_fewer_classes_smaller_gap(
@@ -288,7 +309,8 @@ def check_benchmark(
     generators: Sequence[str] | None = None,
 ) -> list[Verdict]:
     """T1 per modality, then the benchmark's own claim (T2, T3 or T4) per modality and generator
-    (None: every registered generator the results hold, in registry order)."""
+    (None: every registered generator the results hold, in registry order), then T6 per modality where the
+    diffusion model and cpD-GAN are among the generators."""
     if benchmark not in BENCHMARK_CLAIM:
         raise ValueError(f"unknown benchmark {benchmark!r}; expected one of {', '.join(BENCHMARK_CLAIM)}")
     if "benchmark" in results.columns:
@@ -301,6 +323,8 @@ def check_benchmark(
     ]
     verdicts = [t1_cpd_above_prog(results, modality, benchmark) for modality in modalities]
     verdicts += [claim(results, modality, generator) for modality in modalities for generator in generators]
+    if set(T6_PAIR) <= set(generators):  # only where the diffusion model ran
+        verdicts += [t6_diffusion_not_below_cpd(results, modality, benchmark) for modality in modalities]
     return verdicts
 
 
@@ -343,7 +367,7 @@ def why_may_differ(verdict: Verdict, profile: str | None = None, real_data: bool
         reasons.append(
             "the two gaps' bootstrap intervals overlap, so the ordering is within the noise of a test set this small"
         )
-    if verdict.claim == "T1" and abs(n.get("mean_difference", 1.0)) < 0.02:
+    if verdict.claim in PAIRS and abs(n.get("mean_difference", 1.0)) < 0.02:
         reasons.append(
             f"the two generators differ by {n['mean_difference']:+.3f} AUROC on average, less than "
             "the run-to-run noise of small test sets"
@@ -432,7 +456,8 @@ def claims_matrix(side: pd.DataFrame) -> pd.DataFrame:
     for _, r in side.iterrows():
         head, _, generator = r["scope"].partition(", ")
         modality, _, benchmark = head.partition(" ")
-        rows.append({"claim": r["claim"], "generator": generator or " vs ".join(T1_PAIR), "benchmark": benchmark,
+        pair = " vs ".join(PAIRS.get(r["claim"], T1_PAIR))
+        rows.append({"claim": r["claim"], "generator": generator or pair, "benchmark": benchmark,
                      "modality": modality, "cell": f"{MARKS[r['ours']]} / {MARKS[r['paper']]}"})
     table = pd.DataFrame(rows, columns=["claim", "generator", "benchmark", "modality", "cell"])
     wide = table.pivot_table(index=["claim", "generator"], columns=["benchmark", "modality"], values="cell",

@@ -217,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", **precision)
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     run.add_argument("--settings", type=int, nargs="+", default=None, help="default: the profile's settings")
-    run.add_argument("--generators", nargs="+", default=generators.book_names(), choices=generators.names(),
-                     help="default: the book's generators (synthmed.generators.book_names)")
+    run.add_argument("--generators", nargs="+", default=None, choices=generators.names(),
+                     help="default: the profile's book generators (synthmed.generators.book_names)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
 

@@ -83,9 +83,12 @@ def names() -> tuple[str, ...]:
     return tuple(REGISTRY)
 
 
-def book_names() -> tuple[str, ...]:
-    """The generators sweeps and chapters run unless told otherwise (`Generator.in_book`), registry order."""
-    return tuple(name for name, spec in REGISTRY.items() if spec.in_book)
+def book_names(profile: str | None = None) -> tuple[str, ...]:
+    """The generators sweeps and chapters run unless told otherwise (`Generator.in_book`), registry order;
+    with a `profile`, less those it leaves out (`Profile.left_out_generators`: the cpu book cannot afford
+    the diffusion model's sampling)."""
+    left_out = profiles.get(profile).left_out_generators if profile is not None else {}
+    return tuple(name for name, spec in REGISTRY.items() if spec.in_book and name not in left_out)
 
 
 def paper_names() -> tuple[str, ...]:
@@ -219,9 +222,6 @@ DIFFUSION = register(Generator(
     config=_diffusion_config,
     train=_train_diffusion,
     sample=_sample_diffusion,
-    # Not yet in the book's sweeps and chapters: the generators chapter's training curves and sample
-    # explorer read GAN logs and checkpoints, and a cpu point's sampling (one image per real label vector,
-    # about 15 images/s) would add hours to the cpu book (issue 16). Run it by name: `synthmed run
-    # --generators DDIM`, `run_point(..., "DDIM", ...)`.
-    in_book=False,
+    # In the tiny and paper books; the cpu profile leaves it out (`Profile.left_out_generators` says why).
+    in_book=True,
 ))

@@ -108,7 +108,8 @@ def training_curves(runs: Mapping[str, Sequence[Mapping]], title: str | None = N
     loss, the critic's Wasserstein estimate (mean real minus fake score), the gradient penalty, the
     Fréchet distance at each evaluation, and the level of detail (0 = full resolution). On the
     Fréchet panel a star marks the kept (best) checkpoint and a dotted line the kimg where training
-    stopped; the legend says which is which.
+    stopped; the legend says which is which. A run whose ticks hold no GAN losses (the diffusion model's,
+    `denoising_curves`) appears on the Fréchet panel only.
     """
     if not runs:
         raise ValueError("training_curves needs at least one run")
@@ -116,34 +117,62 @@ def training_curves(runs: Mapping[str, Sequence[Mapping]], title: str | None = N
     curve_axes = [axes[0, 0], axes[0, 1], axes[0, 2], axes[1, 0]]
     fd_ax, lod_ax = axes[1, 1], axes[1, 2]
     for name, records in runs.items():
-        ticks, fds, stop = _log_tables(records)
+        ticks, _, _ = _log_tables(records)
         color = generators.colour(name)
-        if len(ticks):
+        if len(ticks) and "Loss/D/loss" in ticks:
             for ax, (_, _, value) in zip(curve_axes, _CURVES, strict=True):
                 values = [value(t) for t in ticks.to_dict("records")]
                 ax.plot(ticks["kimg"], values, color=color, label=name, lw=1.2)
             lod_ax.plot(ticks["kimg"], ticks["lod"], color=color, label=name, lw=1.2)
-        if len(fds):
-            fd_ax.plot(fds["kimg"], fds["fd"], marker="o", markersize=3, color=color, label=name, lw=1.2)
-            best = fds.loc[fds["fd"].idxmin()]
-            fd_ax.plot([best["kimg"]], [best["fd"]], marker="*", markersize=13, color=color, linestyle="none")
-        if stop is not None:
-            fd_ax.axvline(stop["kimg"], color=color, linestyle=":", lw=1.2)
+    _frechet_panel(fd_ax, runs)
     for ax, (panel, ylabel, _) in zip(curve_axes, _CURVES, strict=True):
         ax.set(title=panel, ylabel=ylabel)
     axes[1, 0].set_xlabel("kimg")
-    fd_ax.set(title="Fréchet distance (EMA generator)", xlabel="kimg", ylabel="distance")
     lod_ax.set(title="level of detail", xlabel="kimg", ylabel="lod (0 = full resolution)")
-    axes[0, 0].legend(fontsize=7)
-    marks = [
-        plt.Line2D([], [], color="grey", marker="*", markersize=10, linestyle="none", label="kept (best)"),
-        plt.Line2D([], [], color="grey", linestyle=":", label="stopped"),
-    ]
-    fd_ax.legend(handles=marks, fontsize=7)
+    if axes[0, 0].lines:
+        axes[0, 0].legend(fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def denoising_curves(runs: Mapping[str, Sequence[Mapping]], title: str | None = None) -> plt.Figure:
+    """A diffusion model's training loss (the mean squared error of its noise prediction) and Fréchet distance
+    per kimg, from its log (`synthmed.diffusion.train.read_log`), marked as `training_curves` marks them."""
+    if not runs:
+        raise ValueError("denoising_curves needs at least one run")
+    fig, (loss_ax, fd_ax) = plt.subplots(1, 2, figsize=(8, 2.9), sharex=True)
+    for name, records in runs.items():
+        ticks, _, _ = _log_tables(records)
+        if len(ticks):
+            loss_ax.plot(ticks["kimg"], ticks["loss"], color=generators.colour(name), label=name, lw=1.2)
+    loss_ax.set(title="denoising loss", xlabel="kimg", ylabel="MSE of the predicted noise")
+    loss_ax.legend(fontsize=7)
+    _frechet_panel(fd_ax, runs)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _frechet_panel(ax: plt.Axes, runs: Mapping[str, Sequence[Mapping]]) -> None:
+    """Each run's Fréchet distance per evaluation, a star at the kept one and a dotted line where it stopped."""
+    for name, records in runs.items():
+        _, fds, stop = _log_tables(records)
+        color = generators.colour(name)
+        if len(fds):
+            ax.plot(fds["kimg"], fds["fd"], marker="o", markersize=3, color=color, label=name, lw=1.2)
+            best = fds.loc[fds["fd"].idxmin()]
+            ax.plot([best["kimg"]], [best["fd"]], marker="*", markersize=13, color=color, linestyle="none")
+        if stop is not None:
+            ax.axvline(stop["kimg"], color=color, linestyle=":", lw=1.2)
+    ax.set(title="Fréchet distance (EMA weights)", xlabel="kimg", ylabel="distance")
+    marks = [
+        plt.Line2D([], [], color="grey", marker="*", markersize=10, linestyle="none", label="kept (best)"),
+        plt.Line2D([], [], color="grey", linestyle=":", label="stopped"),
+    ]
+    ax.legend(handles=marks, fontsize=7)
 
 
 def sample_grid(

@@ -41,6 +41,8 @@ class Profile:
     workers: int  # processes that run a chapter's points at once on a CPU (`experiments.sweep_workers`)
     needs_real_data: bool  # runs only on the real datasets and a CUDA GPU (`experiments.check_paper_ready`)
     brief_gans: bool  # GANs far from convergence; verdicts say so (`synthmed.claims`)
+    # Book generators (`generators.book_names`) this profile does not run unless asked by name -> why not.
+    left_out_generators: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def data_config(self, **overrides: Any) -> DataConfig:
         """The data settings with any non-None override (notebook parameters) applied."""
@@ -167,6 +169,13 @@ CPU = Profile(
     workers=2,
     needs_real_data=False,
     brief_gans=True,
+    left_out_generators={
+        "DDIM": "its sampling does not fit the cpu book's budget: the paper's inference draws one image per real "
+        "label vector, about 316,000 images over the cpu sweeps and 26,000 at the two shared points, and at the "
+        "cpu preset (10 DDIM steps, guidance 2: 20 U-Net passes an image) one thread samples about 15 images/s "
+        "(benchmarks/diffusion_throughput.py cpu), some 6 hours for the sweeps and 30 minutes for the shared "
+        "points, where each GAN samples in seconds. Run it by name: `synthmed run --generators DDIM`.",
+    },
 )
 
 PAPER = Profile(

@@ -14,6 +14,7 @@ of a modality) are themselves one per outer choice, in a Stack that follows the 
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -159,7 +160,7 @@ def combination_names(vectors: np.ndarray, labels: Sequence[str]) -> list[str]:
 
 
 def sample_set(
-    generators: Mapping[str, object],  # name -> checkpoint path (best.pt, last.pt) or a generator module
+    generators: Mapping[str, object],  # name -> a GAN's checkpoint path or generator, or a (vectors, seed) sampler
     images: np.ndarray,  # uint8 (N, R, R): the real images the generators learned from
     labels: np.ndarray,  # 0/1 (N, L): their label vectors
     label_names: Sequence[str],
@@ -176,7 +177,6 @@ def sample_set(
     replacement among the images with exactly that label vector.
     """
     from synthmed.gan.checkpoint import load_generator
-    from synthmed.gan.sample import sample
 
     labels = np.asarray(labels)
     if len(images) != len(labels):
@@ -197,12 +197,22 @@ def sample_set(
         real[name] = np.asarray(images[picks])
     generated: dict[str, dict[str, np.ndarray]] = {}
     for gen_name, source in generators.items():
-        G = source if hasattr(source, "parameters") else load_generator(source, device=device)[0]
+        if callable(source) and not hasattr(source, "parameters"):  # a sampler: (label vectors, seed) -> images
+            draw = source
+        else:
+            G = source if hasattr(source, "parameters") else load_generator(source, device=device)[0]
+            draw = functools.partial(_gan_draw, G)
         generated[gen_name] = {
-            name: np.stack([sample(G, np.repeat(vector[None], per_row, axis=0), seed=s) for s in seeds])
+            name: np.stack([draw(np.repeat(vector[None], per_row, axis=0), s) for s in seeds])
             for name, vector in zip(names, vectors, strict=True)
         }
     return SampleSet(names, vectors, list(seeds), real, generated)
+
+
+def _gan_draw(G, vectors: np.ndarray, seed: int) -> np.ndarray:
+    from synthmed.gan.sample import sample
+
+    return sample(G, vectors, seed=seed)
 
 
 def sample_figure(samples: SampleSet, name: str, seed_index: int, size: float = 0.95) -> plt.Figure:

@@ -187,3 +187,41 @@ def test_chapter_notebooks_stay_thin(notebook: Path) -> None:
         f"{notebook.name} has {lines} lines of code outside its parameters: move the computing into "
         f"synthmed.chapters (at most {MAX_NOTEBOOK_CODE_LINES})"
     )
+
+
+def test_the_cost_note_compares_measured_sampling_rates() -> None:
+    from synthmed.chapters import generators as generators_chapter
+
+    costs = pd.DataFrame({"modality": ["chest"] * 3 + ["brain"] * 3,
+                          "generator": ["cpD-GAN", "prog-GAN", "DDIM"] * 2,
+                          "sampling (images/s)": [4000.0, 5000.0, 100.0, 4200.0, 5200.0, 140.0]})
+    note = generators_chapter.cost_note(costs.set_index(["modality", "generator"]))
+    assert note.startswith("Averaged over the modalities, prog-GAN samples fastest (5,100 images/s here)")
+    assert "cpD-GAN about as fast, DDIM 42 times slower." in note
+
+
+def test_a_profile_that_leaves_a_generator_out_says_why() -> None:
+    from synthmed import generators, profiles
+    from synthmed.chapters import generators as generators_chapter
+
+    assert generators_chapter.left_out_note("tiny") == ""
+    note = generators_chapter.left_out_note("cpu")
+    assert note.startswith("**DDIM is not run at the `cpu` profile:**")
+    left_out = set(profiles.get("cpu").left_out_generators)
+    assert set(generators.book_names("cpu")) == set(generators.book_names()) - left_out
+
+
+def test_denoising_curves_draw_the_loss_and_mark_the_kept_evaluation() -> None:
+    from synthmed import plots
+
+    log = [{"kind": "tick", "nimg": n, "kimg": n / 1000, "loss": 1.0 / (1 + n)} for n in (100, 200, 300)]
+    log += [{"kind": "fd", "nimg": 200, "kimg": 0.2, "fd": 5.0}, {"kind": "fd", "nimg": 300, "kimg": 0.3, "fd": 7.0},
+            {"kind": "stop", "nimg": 300, "kimg": 0.3}]
+    fig = plots.denoising_curves({"DDIM": log}, title="t")
+    loss_ax, fd_ax = fig.axes
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), [1 / 101, 1 / 201, 1 / 301])
+    star = [line for line in fd_ax.lines if line.get_marker() == "*"][0]
+    assert list(star.get_xdata()) == [0.2] and list(star.get_ydata()) == [5.0]
+    # A GAN figure given the diffusion log draws it on the Fréchet panel only.
+    gan_fig = plots.training_curves({"DDIM": log})
+    assert sum(len(ax.lines) for ax in gan_fig.axes[:4]) == 0 and len(gan_fig.axes[4].lines) >= 2

@@ -36,6 +36,35 @@ def both(setting: int, real: float, cpd: float, prog: float, seed: int = 0) -> l
     return [(setting, "cpD-GAN", seed, real, cpd), (setting, "prog-GAN", seed, real, prog)]
 
 
+# -- T6 ---------------------------------------------------------------------------------------
+
+
+def with_ddim(setting: int, real: float, cpd: float, prog: float, ddim: float) -> list[tuple]:
+    return both(setting, real, cpd, prog) + [(setting, "DDIM", 0, real, ddim)]
+
+
+def test_t6_counts_a_tie_as_not_below_and_needs_most_points() -> None:
+    # DDIM above at 20, tied at 6, below at 2: not below at 2 of 3 points.
+    results = table(with_ddim(20, 0.8, 0.70, 0.6, 0.72) + with_ddim(6, 0.8, 0.70, 0.6, 0.70)
+                    + with_ddim(2, 0.8, 0.70, 0.6, 0.65))
+    verdict = claims.t6_diffusion_not_below_cpd(results)
+    assert verdict.holds and (verdict.numbers["first_ahead"], verdict.numbers["points"]) == (2, 3)
+    assert "DDIM's AUROC is not below cpD-GAN's at 2 of 3 points" in verdict.text
+    worse = table(with_ddim(20, 0.8, 0.70, 0.6, 0.60) + with_ddim(6, 0.8, 0.70, 0.6, 0.70))
+    assert not claims.t6_diffusion_not_below_cpd(worse).holds  # 1 of 2 is not most
+
+
+def test_t6_is_checked_only_where_the_diffusion_model_ran() -> None:
+    gans = table(both(20, 0.8, 0.7, 0.6) + both(2, 0.9, 0.8, 0.7))
+    assert "T6" not in {v.claim for v in claims.check_benchmark(gans, "classes")}
+    three = table(with_ddim(20, 0.8, 0.7, 0.6, 0.75) + with_ddim(2, 0.9, 0.8, 0.7, 0.85))
+    verdicts = claims.check_benchmark(three, "classes")
+    t6 = [v for v in verdicts if v.claim == "T6"]
+    assert len(t6) == 1 and t6[0].holds and t6[0].scope == "chest classes"
+    matrix = claims.claims_matrix(claims.side_by_side(verdicts, {}))
+    assert ("T6", "DDIM vs cpD-GAN") in matrix.index and ("T1", "cpD-GAN vs prog-GAN") in matrix.index
+
+
 # -- T1 ---------------------------------------------------------------------------------------
 
 
@@ -43,7 +72,7 @@ def test_t1_holds_when_cpd_wins_most_points() -> None:
     results = table(both(20, 0.8, 0.75, 0.70) + both(6, 0.85, 0.80, 0.82) + both(2, 0.9, 0.88, 0.85))
     verdict = claims.t1_cpd_above_prog(results)
     assert verdict.holds and verdict.decided and verdict.status == "holds"
-    assert (verdict.numbers["cpd_above"], verdict.numbers["points"]) == (2, 3)
+    assert (verdict.numbers["first_ahead"], verdict.numbers["points"]) == (2, 3)
     assert "2 of 3 points" in verdict.text
 
 

@@ -16,7 +16,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from synthmed import generators
+from synthmed import generators, profiles
 from synthmed.diffusion.checkpoint import load_checkpoint, load_model
 from synthmed.diffusion.config import DiffusionConfig
 from synthmed.diffusion.sample import guided_eps, sample
@@ -100,7 +100,9 @@ def trained(spec, data, tmp_path_factory: pytest.TempPathFactory):
 def test_the_registry_has_the_diffusion_model_after_the_paper_s_gans(spec) -> None:
     assert generators.names()[:3] == ("cpD-GAN", "prog-GAN", "DDIM") and not spec.in_paper
     assert "DDIM" not in generators.paper_names()  # the paper's claims still compare its two GANs
-    assert "DDIM" not in generators.book_names()  # run by name until the chapters take it (issue 16)
+    assert "DDIM" in generators.book_names("tiny") and "DDIM" in generators.book_names("paper")
+    assert "DDIM" not in generators.book_names("cpu")  # its sampling does not fit the cpu book's budget
+    assert "316,000 images" in profiles.get("cpu").left_out_generators["DDIM"]
     config = spec.config("cpu", 32, 14)
     assert config == DiffusionConfig.cpu(32, 14) and spec.config("cpu", 32, 14, shared=True).total_kimg > \
         config.total_kimg  # the shared points' longer schedule, as the GANs'

@@ -139,26 +139,3 @@ def test_sample_set_ranks_combinations_and_shares_latents_across_them() -> None:
     rows = samples.grid_rows(1)
     assert list(rows["B"]) == ["real", "fake"]
     np.testing.assert_array_equal(rows["B"]["fake"], generated["B"][1])
-
-
-def test_sample_explorer_shows_the_chosen_combination_and_seed(monkeypatch: pytest.MonkeyPatch) -> None:
-    generated = np.arange(2 * 2 * 3, dtype=np.uint8).reshape(2, 2, 3, 1, 1)  # combination, seed, k, R, R
-    samples = widgets.SampleSet(
-        combinations=["A", "B"],
-        vectors=np.eye(2, dtype=np.float32),
-        seeds=[7, 8],
-        real={"A": np.zeros((2, 1, 1), np.uint8), "B": np.ones((1, 1, 1), np.uint8)},
-        generated={"fake": {"A": generated[0], "B": generated[1]}},
-    )
-    shown = []
-    real_grid = plots.sample_grid
-    monkeypatch.setattr(plots, "sample_grid", lambda rows, **kw: shown.append(rows) or real_grid(rows, **kw))
-    box = widgets.sample_explorer(samples)
-    combination, seed = box.children[0].children
-    assert combination.options == ("A", "B") and combination.value == "A"
-    assert seed.options == (7, 8) and seed.value == 7
-    assert list(shown[-1]) == ["real", "fake"]  # the initial state: first combination, first seed
-    np.testing.assert_array_equal(shown[-1]["fake"]["A"], generated[0, 0])
-    combination.value, seed.value = "B", 8
-    np.testing.assert_array_equal(shown[-1]["fake"]["B"], generated[1, 1])
-    np.testing.assert_array_equal(shown[-1]["real"]["B"], samples.real["B"])

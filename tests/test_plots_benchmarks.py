@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthmed import plots, widgets
+from synthmed import plots
 from synthmed.paper_results import LABEL, paper_values
 
 
@@ -118,31 +118,6 @@ def test_per_label_results_pair_each_runs_real_and_synthetic_auc() -> None:
     with pytest.raises(ValueError, match="no rows for label 'Fracture'"):
         plots.per_label_results(label_table(table), "Fracture")
 
-
-def test_benchmark_explorer_starts_at_the_main_figure_and_follows_its_controls(monkeypatch) -> None:
-    table = results()
-    drawn = []
-    real_curves = plots.benchmark_curves
-
-    def spy(t, **kwargs):
-        drawn.append((t, kwargs))
-        return real_curves(t, **kwargs)
-
-    monkeypatch.setattr(plots, "benchmark_curves", spy)
-    box = widgets.benchmark_explorer(table, label_table(table), title="ours")
-    modality, generator, label = box.children[0].children
-    shown, kwargs = drawn[-1]
-    assert shown is table and kwargs["title"] == "ours" and kwargs["series"] == ("real", "cpD-GAN", "prog-GAN")
-    assert label.options == ("mean",)
-
-    modality.value = "brain"
-    assert label.options == ("mean", "Edema")
-    generator.value = "prog-GAN"
-    shown, kwargs = drawn[-1]
-    assert set(shown["modality"]) == {"brain"} and kwargs["series"] == ("real", "prog-GAN")
-    label.value = "Edema"
-    shown, kwargs = drawn[-1]
-    assert kwargs["title"] == "ours: Edema" and shown["auc_real"].max() == pytest.approx(0.43)
 
 
 def test_ours_beside_the_paper_pairs_each_modality_and_says_where_the_paper_published_nothing() -> None:

@@ -42,10 +42,16 @@ def runs_overview(shared: SharedPoints) -> Styler:
 
 
 def logs(shared: SharedPoints) -> dict[tuple[str, str], list[dict]]:
-    """(modality, generator) -> its training log's records (`gan.train.read_log`)."""
-    from synthmed.gan.train import read_log
+    """(modality, generator) -> its training log's records (`run_folder.read_log`: the same for every generator)."""
+    from synthmed.run_folder import read_log
 
     return {key: read_log(run.trained.log_path) for key, run in shared.runs.items()}
+
+
+def gans_and_others(shared: SharedPoints) -> tuple[list[str], list[str]]:
+    """The book's generators split into the GANs (`generators.GAN_ARCH`) and the rest (the diffusion model)."""
+    gans = [g for g in shared.generators if g in generators.GAN_ARCH]
+    return gans, [g for g in shared.generators if g not in generators.GAN_ARCH]
 
 
 @dataclass
@@ -142,7 +148,7 @@ class Sizes:
             return ""
         g_ours, g_paper = self.parameters["prog-GAN", "ours"][0], self.parameters["prog-GAN", "paper"][0]
         return (
-            f"At the `{self.profile}` profile both generators train for at most {self.ours.total_kimg:,g} kimg, where "
+            f"At the `{self.profile}` profile the GANs train for at most {self.ours.total_kimg:,g} kimg, where "
             f"the paper trains for up to {self.paper.total_kimg:,g} kimg with networks {g_paper / g_ours:,.0f} times "
             "larger; the samples show how far a short CPU run gets, not what the paper's GANs produce."
         )
@@ -238,9 +244,12 @@ def sample_sets(shared: SharedPoints, *, seed: int, n_seeds: int, per_row: int) 
     label combinations, at latent seeds seed, seed + 1, ... (`n_seeds` of them)."""
     from synthmed import widgets
 
+    def sampler(run):  # every generator through its registry entry: (label vectors, seed) -> images
+        return lambda vectors, s: generators.get(run.row["generator"]).sample(run.trained, vectors, seed=s)
+
     return {
         modality: widgets.sample_set(
-            {g: shared.runs[modality, g].trained.model for g in shared.generators},
+            {g: sampler(shared.runs[modality, g]) for g in shared.generators},
             *shared.runs[modality, "prog-GAN"].arrays["train"],
             shared.runs[modality, "prog-GAN"].subset.labels,
             seeds=range(seed, seed + n_seeds),
@@ -270,3 +279,49 @@ def growth_rows(model_path, samples, *, per_row: int, seed: int) -> dict[str, di
 def extractor_name(run_logs: dict[tuple[str, str], list[dict]]) -> str:
     """The feature extractor the chest prog-GAN's early stopping used ("none" before any evaluation)."""
     return next((r["extractor"] for r in run_logs["chest", "prog-GAN"] if r["kind"] == "fd"), "none")
+
+
+def left_out_note(profile: str) -> str:
+    """Which book generators this profile leaves out, and why ("" when it runs them all)."""
+    left_out = profiles.get(profile).left_out_generators
+    return " ".join(f"**{name} is not run at the `{profile}` profile:** {why}" for name, why in left_out.items())
+
+
+def cost_table(shared: SharedPoints, n_images: int = 256) -> pd.DataFrame:
+    """Per modality and generator: the images its training saw, its training time, its sampling rate measured
+    here on `n_images` of the point's training label vectors, and what sampling the point's synthetic splits
+    (one image per real train, validation and test label vector) costs at that rate."""
+    import time
+
+    rows = []
+    for (modality, generator), run in shared.runs.items():
+        vectors = run.arrays["train"][1][:n_images]
+        start = time.perf_counter()
+        generators.get(generator).sample(run.trained, vectors, seed=shared.seed)
+        rate = len(vectors) / max(time.perf_counter() - start, 1e-9)
+        n_synthetic = sum(len(run.arrays[split][1]) for split in ("train", "val", "test"))
+        rows.append({
+            "modality": modality,
+            "generator": generator,
+            "images seen in training (k)": run.trained.train_kimg,
+            "training (s)": run.row["generator_train_s"],
+            "sampling (images/s)": rate,
+            "synthetic images of the point": n_synthetic,
+            "sampling them (s)": n_synthetic / rate,
+        })
+    return pd.DataFrame(rows).set_index(["modality", "generator"])
+
+
+def cost_note(costs: pd.DataFrame) -> str:
+    """How the generators' sampling rates compare, from `cost_table`."""
+    rates = costs["sampling (images/s)"].groupby(level="generator", sort=False).mean()
+    fastest = rates.idxmax()
+    parts = [f"{g} about as fast" if rates[fastest] / r < 1.5 else f"{g} {rates[fastest] / r:,.0f} times slower"
+             for g, r in rates.items() if g != fastest]
+    return (
+        f"Averaged over the modalities, {fastest} samples fastest ({rates[fastest]:,.0f} images/s here)"
+        + ("; " + ", ".join(parts) if parts else "")
+        + ". A GAN draws an image in one pass of its generator; the diffusion model takes one pass of its U-Net per "
+        "sampling step, two with classifier-free guidance. Rates depend on the machine and its load; "
+        "`benchmarks/diffusion_throughput.py` measures them in one process, side by side."
+    )

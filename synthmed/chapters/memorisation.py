@@ -79,6 +79,26 @@ def neighbour_examples(shared: SharedPoints, nearest: dict, *, n_queries: int, n
     return shown
 
 
+def browser_inputs(shared: SharedPoints, found: dict, *, n_queries: int, n_examples: int, seed: int,
+                   k: int = 3) -> dict[str, dict]:
+    """`widgets.neighbour_browser`'s arguments: per run ("modality, generator") the queries `neighbour_examples`
+    shows (the closest, then the random ones), each with its `k` nearest real training images."""
+    browse: dict[str, dict] = {"queries": {}, "neighbours": {}, "distances": {}, "titles": {}}
+    for (modality, generator), run in shared.runs.items():
+        name = f"{modality}, {generator}"
+        index, distance = nearest_neighbours(found[modality, generator], found[modality, "train"], k=k)
+        queries = query_indices(len(distance), n_queries, seed)
+        picked = example_queries(distance[queries, 0], n_examples, seed)
+        order = queries[np.concatenate([picked["closest"], picked["random"]])]
+        browse["queries"][name] = run.synthetic["test"][order]
+        browse["neighbours"][name] = run.arrays["train"][0][index[order]]
+        browse["distances"][name] = distance[order]
+        browse["titles"][name] = [f"closest {j + 1}" for j in range(len(picked["closest"]))] + [
+            "random" for _ in picked["random"]
+        ]
+    return browse
+
+
 def same_labels(shared: SharedPoints, found: dict, nearest: dict) -> pd.DataFrame:
     """Per modality: the fraction of real test and of each generator's synthetic test images whose nearest
     training image has exactly their labels."""

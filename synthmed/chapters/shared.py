@@ -26,7 +26,7 @@ class SharedPoints:
 
     @property
     def generators(self) -> list[str]:
-        return list(generators.book_names())
+        return list(generators.book_names(self.profile))
 
     def first(self, modality: str) -> PointRun:
         """The modality's run of the first generator: its real data, real classifier and test split are

@@ -53,7 +53,7 @@ def run_sweep(
     classifier_weights, precision: as `run_point` (None: the profile's).
 
     settings: None = the profile's (`Profile.settings`); seeds: None = the profile's (`Profile.seeds`);
-    generators: None = the book's (`synthmed.generators.book_names`);
+    generators: None = the profile's book generators (`synthmed.generators.book_names(profile)`);
     source: the modality's dataset, None = `load_source` with the profile's data settings and `data_root`.
     The Source is loaded once; one tqdm bar counts points. Every step of a point is cached, so a
     second call computes only what is missing or changed, and an interrupted sweep resumes (a GAN
@@ -74,7 +74,7 @@ def run_sweep(
         )
     settings = tuple(chosen.settings[modality, benchmark] if settings is None else settings)
     seeds = tuple(chosen.seeds if seeds is None else seeds)
-    generators = tuple(registry.book_names() if generators is None else generators)
+    generators = tuple(registry.book_names(profile) if generators is None else generators)
     for generator in generators:
         registry.get(generator)  # an unknown name fails before the dataset is loaded
     if not settings or not seeds or not generators:
@@ -160,7 +160,7 @@ def sweep_results(
     """
     settings = profiles.get(profile).settings[modality, benchmark]
     seeds = tuple(profiles.get(profile).seeds if seeds is None else seeds)
-    generators = tuple(registry.book_names() if generators is None else generators)
+    generators = tuple(registry.book_names(profile) if generators is None else generators)
     wanted = list(itertools.product(settings, seeds, generators))
 
     def present(table: pd.DataFrame | None) -> set[tuple]:
@@ -253,7 +253,7 @@ def _setting_task(key: tuple[str, int], spec: RunSpec, benchmark: str, seeds: tu
 def _points_task(modality: str, spec: RunSpec, points: list[tuple[str, int]], seed: int, shared: bool) -> str:
     source = load_source(modality, profiles.get(spec.profile).data, spec.data_root)
     for benchmark, setting in points:
-        for generator in registry.book_names():
+        for generator in registry.book_names(spec.profile):
             run_point(modality, benchmark, setting, generator, spec.profile, seed, source=source, shared=shared,
                       **spec.options())
     return modality
@@ -301,9 +301,9 @@ def prepare_points(
     shared: bool = False,
 ) -> None:
     """Fill the caches of one benchmark point per modality (`points`: modality -> (benchmark, setting)), the
-    book's generators (`generators.book_names`), the modalities in parallel processes (`sweep_workers`). A
-    chapter then calls `run_point` with the same options (`shared` included), which loads everything it needs
-    from the caches."""
+    profile's book generators (`generators.book_names(profile)`), the modalities in parallel processes
+    (`sweep_workers`). A chapter then calls `run_point` with the same options (`shared` included), which loads
+    everything it needs from the caches."""
     check_paper_ready(profile, data_root, device, tuple(points), classifier_weights)
     spec = RunSpec(profile, data_root, device, classifier_weights, precision)
     arguments = {m: (spec, [point], seed, shared) for m, point in points.items()}
@@ -362,7 +362,7 @@ def _parallel_sweeps(spec: RunSpec, benchmark: str, chosen: dict[str, tuple[int,
     keys = [(m, setting) for m in chosen for setting in chosen[m]]
     if benchmark == "resolution":
         keys.sort(key=lambda key: -key[1])  # a 64x64 point costs about twice a 32x32 one
-    arguments = {key: (spec, benchmark, seeds, registry.book_names()) for key in keys}
+    arguments = {key: (spec, benchmark, seeds, registry.book_names(profile)) for key in keys}
     done = in_processes(_setting_task, arguments, workers)
     sweeps = []
     for m in chosen:
@@ -402,5 +402,5 @@ def shared_point_runs(
                                   data_root=data_root, classifier_weights=classifier_weights, precision=precision,
                                   shared=True)
         for m, (benchmark, setting) in chosen.items()
-        for generator in registry.book_names()
+        for generator in registry.book_names(profile)
     }
