@@ -63,8 +63,6 @@ quiz_display_size = 256  # pixels on screen
 
 # %%
 import logging
-import tempfile
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
@@ -72,7 +70,7 @@ from IPython.display import Markdown, display
 from synthmed import plots, profiles
 from synthmed.chapters import readers as chapter
 from synthmed.experiments import load_sources
-from synthmed.reader.quiz import Quiz, make_items
+from synthmed.reader.page_quiz import page_quiz
 
 logging.basicConfig(level=logging.WARNING)
 plots.style()
@@ -230,36 +228,26 @@ display(Markdown(chapter.plan_note(plan, reads_per_setting, reads.source_name)))
 # %% [markdown]
 # ## The quiz
 #
-# The quiz shows a balanced, shuffled set of real and synthetic images one at a time, with *Real*
-# and *Synthetic* buttons and a confidence slider. It times each answer, writes each one to the
-# responses file at once, and lets a reader stop and resume later from the same file. The page
-# holds only the image and an opaque id, never the answer. Below is its first screen, on a few
-# validation images (none of which the machine reader saw); in the static book the buttons do
-# nothing.
+# Try it: the quiz below runs in your browser, on this page, with no kernel and nothing sent
+# anywhere. It shows a fixed, shuffled mix of real and synthetic validation images (none of which
+# the machine reader saw) one at a time; answer *Real* or *Synthetic* and say how sure you are.
+# After the last image it shows your accuracy with its exact (Clopper-Pearson) interval and the
+# exact binomial test against chance, computed by the same rules as `synthmed.reader.study` at this
+# chapter's `alpha`, and offers your answers as a CSV in the responses format below, ready to
+# analyse or to contribute. The page holds each image's truth only as a salted hash, so it cannot be
+# read off the page before you answer (the script can recover it: a static page cannot hide it from a
+# determined reader; the kernel quiz below keeps it in Python).
 
 # %%
-quiz_resolution = max(resolutions)
-quiz_source = machine.images[quiz_modality, quiz_resolution]
-quiz_n = min(quiz_images_per_kind, len(quiz_source.quiz_real), len(quiz_source.quiz_synthetic))
-quiz_items = make_items(
-    quiz_source.quiz_real,
-    quiz_source.quiz_synthetic,
-    n_per_class=quiz_n,
-    modality=quiz_modality,
-    generator=generator,
-    seed=seed,
-)
-quiz_file = Path(tempfile.mkdtemp(prefix="synthmed-quiz-")) / "reads.csv"  # nothing is written until an answer
-quiz = Quiz(quiz_items, quiz_file, reader_id="book-preview", display_size=quiz_display_size)
+quiz_items = chapter.quiz_items(machine, quiz_modality, quiz_images_per_kind, seed)
+first = quiz_items[0]
 display(
     Markdown(
-        f"{len(quiz_items)} images ({quiz_n} real, {quiz_n} synthetic from {generator}), {quiz_modality} at "
-        f"{quiz_resolution}x{quiz_resolution}, shown at {quiz_display_size}x{quiz_display_size} pixels:"
+        f"{len(quiz_items)} images (half real, half synthetic from {generator}), {quiz_modality} at "
+        f"{first.resolution}x{first.resolution}, shown at {quiz_display_size}x{quiz_display_size} pixels:"
     )
 )
-
-# %% tags=["widget"]
-display(quiz.widget)
+display(page_quiz(quiz_items, alpha=alpha, display_size=quiz_display_size))
 
 # %% [markdown]
 # ### Running the quiz and contributing reads
@@ -269,7 +257,7 @@ display(quiz.widget)
 # ```python
 # from synthmed.experiments import run_point
 # from synthmed.reader.machine import point_images
-# from synthmed.reader.quiz import Quiz, make_items
+# from synthmed.reader.page_quiz import page_quiz
 #
 # run = run_point("chest", "resolution", 64, "cpD-GAN", "cpu", seed=0)  # cached if the book was built
 # images = point_images(run)
@@ -292,6 +280,8 @@ display(quiz.widget)
 #   the file's contents do).
 # - To contribute reads, share the CSV file: it holds ids, answers, confidence and times, no images
 #   and no names.
+# - To share the in-page quiz outside the book, `page_quiz(items).save("quiz.html")` writes it as a
+#   page of its own.
 #
 # The responses file is plain UTF-8 CSV with a header row naming these columns (in any order; extra
 # columns are kept):

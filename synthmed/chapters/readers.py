@@ -146,6 +146,18 @@ def held_out_examples(images: dict[tuple[str, int], object], per_kind: int = 4) 
     return shown, titles
 
 
+def quiz_items(readers: MachineReaders, modality: str, per_kind: int, seed: int) -> list:
+    """The quiz's items: up to `per_kind` real and as many synthetic validation images (none of which the
+    machine reader saw) of `modality` at the highest resolution it ran, shuffled (`reader.quiz.make_items`)."""
+    from synthmed.reader.quiz import make_items
+
+    resolution = max(r for m, r in readers.images if m == modality)
+    source = readers.images[modality, resolution]
+    n = min(per_kind, len(source.quiz_real), len(source.quiz_synthetic))
+    return make_items(source.quiz_real, source.quiz_synthetic, n_per_class=n, modality=modality,
+                      generator=readers.generator, seed=seed)
+
+
 # --- the reader study ------------------------------------------------------------------------------
 
 
