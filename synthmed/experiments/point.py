@@ -3,8 +3,10 @@ splits -> synthetic classifier -> result row. Every step is cached by the step i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,6 +119,8 @@ def run_point(
     classifier_weights: str | None = None,
     precision: str | None = None,
     shared: bool = False,
+    generator_overrides: Mapping[str, object] | None = None,
+    classifier_overrides: Mapping[str, object] | None = None,
 ) -> PointRun:
     """One benchmark point end to end, every step cached by its config and inputs.
 
@@ -124,7 +128,9 @@ def run_point(
     the GAN and both classifiers): None = the profile's. At profile paper the datasets, a CUDA GPU and
     the weights are checked first (`check_paper_ready`). `shared`: train the generator on the schedule of
     the point the generators, utility and memorisation chapters share (`Profile.shared_gan_preset`;
-    at cpu longer than the sweeps'), a run of its own that no results table holds.
+    at cpu longer than the sweeps'), a run of its own that no results table holds. `generator_overrides` and
+    `classifier_overrides`: fields that replace the configs' (`dataclasses.replace`; the playground's
+    training length and epochs), cached under the configs they make.
 
     Build the subset; train (or load) the real-trained classifier; train (or load) the generator
     registered as `generator` (`synthmed.generators`), early-stopped on the profile's Fréchet distance
@@ -152,6 +158,7 @@ def run_point(
     # Real-trained classifier (once per point and seed; shared by both generators).
     t = time.perf_counter()
     clf_config = classifier_config(profile, seed, device, classifier_weights, precision)
+    clf_config = dataclasses.replace(clf_config, **(classifier_overrides or {}))
     real_model, real_history = train_cached(x_train, y_train, x_val, y_val, clf_config, progress=progress)
     scores_real = predict(real_model, x_test)
     times["real_classifier_s"] = time.perf_counter() - t
@@ -160,6 +167,7 @@ def run_point(
     # each split, as the original's test.py.
     t = time.perf_counter()
     config = spec.config(profile, resolution, len(labels), precision, shared=shared)
+    config = dataclasses.replace(config, **(generator_overrides or {}))
     domain = real_classifier_features(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
     trained = spec.train(config, x_train, y_train, seed=seed, profile=profile, domain=domain, device=device,
                          progress=progress)
