@@ -236,3 +236,39 @@ def test_notebook_pages_launch_the_configured_repository_and_download_links_reso
         query = parse_qs(urlparse(hub[0]).query)
         assert query["repo"] == [url] and query["branch"] == [branch], query
     assert notebooks, "no notebook page"
+
+
+def test_the_readers_page_quiz_scores_a_reader_as_the_analysis_does(built_book: Path, served_book: str,
+                                                                    tmp_path: Path) -> None:
+    """On the built readers page, without a kernel: answer every image, then the downloaded CSV loads with
+    `read_responses` and `study.chance_test` at the chapter's alpha gives the numbers the page showed."""
+    import math
+
+    from synthmed.reader import study
+    from synthmed.reader.page_quiz import shown_result
+    from synthmed.reader.responses import read_responses
+
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(accept_downloads=True)
+        page.goto(f"{served_book}/notebooks/readers.html", wait_until="load")
+        quiz = page.locator(".synthmed-quiz").first
+        assert quiz.locator(".sq-noscript-note").is_hidden(), "the quiz's script did not run in the built page"
+        n = int(quiz.locator(".sq-progress").inner_text().rsplit(" ", 1)[-1])
+        for i in range(n):
+            quiz.locator(".sq-real" if i % 3 else ".sq-synthetic").click()  # a reader who guesses
+        shown = {name: quiz.locator(f".sq-{name}").inner_text() for name in ("k", "accuracy", "low", "high", "p")}
+        low = float(quiz.locator(".sq-low").get_attribute("data-value"))
+        with page.expect_download() as download:
+            quiz.locator(".sq-download").click()
+        download.value.save_as(tmp_path / "reads.csv")
+        browser.close()
+    reads = read_responses(tmp_path / "reads.csv")
+    assert len(reads) == n
+    test = study.chance_test(int((reads["answer"] == reads["truth"]).sum()), n, 0.05)  # the chapter's alpha
+    assert shown["k"] == str(test.n_correct)
+    assert {k: shown[k] for k in ("accuracy", "low", "high")} | {"p_value": shown["p"]} == shown_result(test)
+    assert math.isclose(low, test.low, rel_tol=1e-9)
