@@ -17,6 +17,7 @@ from synthmed import generators, profiles
 from synthmed.config import stable_hash
 from synthmed.data import benchmarks, store
 from synthmed.experiments.datasets import Source, check_paper_ready, load_source
+from synthmed.experiments.panels import point_panels
 from synthmed.features import real_classifier_features
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,12 @@ def run_point(
     }
     times["generator_s"] = time.perf_counter() - t
 
+    # The fidelity and privacy panels (experiments.panels), in the real classifier's features, cached.
+    t = time.perf_counter()
+    panels = point_panels(real_model, arrays, synthetic, cap=settings.fd_images, n_boot=settings.n_boot, seed=seed,
+                          feature_space=domain.name)
+    panels_s = time.perf_counter() - t
+
     # Synthetic-trained classifier, validated on synthetic val, tested on the real test split.
     t = time.perf_counter()
     syn_model, syn_history = train_cached(
@@ -239,6 +246,8 @@ def run_point(
             clf_config.key_fields(), config.to_dict(), seed, source.scale, source.train_scale, len(source.index)
         ),
         "version": synthmed.__version__,
+        **panels,
+        "panels_s": round(panels_s, 2),
     }
     return PointRun(row, subset, arrays, synthetic, real_model, syn_model, scores_real, scores_syn, trained,
                     per_label)

@@ -12,6 +12,7 @@ import pandas as pd
 from synthmed import cache, generators, profiles
 from synthmed.config import home
 from synthmed.data import benchmarks
+from synthmed.experiments.panels import PANEL_COLUMNS
 from synthmed.experiments.point import PointRun
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ RESULT_COLUMNS: dict[str, str] = {
     "generator_train_s": "float64",
     "config_hash": "object",
     "version": "object",
+    # The fidelity and privacy panels (`synthmed.experiments.panels`), then the seconds they took.
+    **PANEL_COLUMNS,
+    "panels_s": "float64",
 }
 
 RESULT_KEY = ("modality", "benchmark", "setting", "generator", "seed", "profile")
@@ -89,6 +93,14 @@ _AUC_COLUMNS = (
     "auc_synthetic_high",
     "auc_paper_real",
     "auc_paper_synthetic",
+    "mia_auc",
+    "mia_auc_low",
+    "mia_auc_high",
+    "mia_auc_control",
+    "mia_tpr_at_1fpr",
+    "precision",
+    "recall",
+    "coverage",
 )
 
 _CHOICES = {
