@@ -18,6 +18,12 @@ seeds, per (modality, benchmark, setting, generator), and then compares those me
 - T4 (resolution benchmark): the gap at the highest resolution is not larger than at the lowest.
 - T6 (this book's question, not the paper's): the diffusion model's synthetic-trained AUROC is not
   below cpD-GAN's at most points: at more than half of the points that have both.
+- T7 (this book's question): across the points of every benchmark (seed means per benchmark, setting and
+  generator, per modality), a lower Fréchet distance of the synthetic set (`fd_synthetic`, the fidelity
+  panel's) goes with a smaller utility gap: Spearman's rho of distance and gap above 0, with its bootstrap
+  interval across points above 0.
+- T8 (this book's question): the more useful synthetic sets leak more: the membership attack's AUROC
+  (`mia_auc`) rises as the gap falls, Spearman's rho of attack AUROC and gap below 0 with its interval below 0.
 
 A claim holds or not on the point estimates (seed means). Where bootstrap intervals of the two
 compared gaps are in the table, `numbers["resolved"]` says whether they are disjoint, i.e. whether
@@ -55,6 +61,12 @@ STATEMENTS = {
     "T6": "Not the paper's claim but this book's question: the diffusion model's synthetic data trains classifiers "
     "at least as good as cpD-GAN's, its AUROC not below cpD-GAN's at most points (Müller-Franzes et al. 2023 "
     "found diffusion samples ahead of GANs on CheXpert in precision and recall)",
+    "T7": "Not the paper's claim but this book's question: a lower Fréchet distance goes with a smaller utility gap "
+    "across benchmark points (Spearman's rho of the synthetic set's Fréchet distance and the gap above 0, its "
+    "bootstrap interval across points above 0); the paper stopped its GANs on FID but never related FID to the gap",
+    "T8": "Not the paper's claim but this book's question: the more useful synthetic sets leak more, a membership-"
+    "inference attack's AUROC rising as the utility gap falls (Spearman's rho of attack AUROC and gap below 0, its "
+    "bootstrap interval across points below 0); the paper looked for memorised images by eye only",
 }
 BENCHMARK_CLAIM = {"classes": "T2", "samples": "T3", "resolution": "T4"}
 
@@ -299,6 +311,92 @@ def t4_resolution_gap_not_larger(
 
 
 # ---------------------------------------------------------------------------------------------
+# T7 and T8: rank correlations across the points of every benchmark.
+
+CORRELATION_CLAIMS = {  # claim -> (the column ranked against the gap, the sign the claim expects, its name)
+    "T7": ("fd_synthetic", 1, "Fréchet distance"),
+    "T8": ("mia_auc", -1, "attack AUROC"),
+}
+
+
+def spearman_interval(x, y, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> dict:
+    """Spearman's rho of paired values and a percentile bootstrap interval over resampled pairs (resamples
+    where either side is constant are left out). Pairs with a NaN are dropped first. Returns rho, low, high
+    and n (pairs); rho NaN with fewer than 3 pairs or a constant side."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    n = len(x)
+    nan = {"rho": math.nan, "low": math.nan, "high": math.nan, "n": n}
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return nan
+    rho = float(spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    replicates = []
+    for _ in range(n_boot):
+        i = rng.integers(0, n, n)
+        if np.ptp(x[i]) > 0 and np.ptp(y[i]) > 0:
+            replicates.append(spearmanr(x[i], y[i]).statistic)
+    if not replicates:
+        return {**nan, "rho": rho}
+    tail = (1.0 - ci) / 2.0 * 100.0
+    low, high = np.percentile(replicates, [tail, 100.0 - tail])
+    return {"rho": rho, "low": float(low), "high": float(high), "n": n}
+
+
+def point_means(results: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Seed means of `columns` and the gap per (modality, benchmark, setting, generator): one row per point and
+    generator, the unit T7 and T8 rank (`synthmed.aggregate.mean_over_seeds`)."""
+    keys = [c for c in ("modality", "benchmark", "setting", "generator") if c in results.columns]
+    values = list(dict.fromkeys(["gap", *columns]))
+    missing = [c for c in ["modality", "setting", "generator", *values] if c not in results.columns]
+    if missing:
+        raise ValueError(f"results table lacks columns {missing}")
+    return mean_over_seeds(results, keys, values)
+
+
+def _correlation_claim(claim: str, results: pd.DataFrame, modality: str | None, n_boot: int, seed: int) -> Verdict:
+    column, sign, name = CORRELATION_CLAIMS[claim]
+    scope = _scope(modality, "all benchmarks", "all generators")
+    if column not in results.columns or "gap" not in results.columns:
+        return _undecided(claim, scope, f"the table has no {column!r} column (saved before the fidelity and "
+                          "privacy panels)")
+    means = _subset(point_means(results, [column]), modality, None, None).dropna(subset=["gap", column])
+    found = spearman_interval(means[column], means["gap"], n_boot=n_boot, seed=seed)
+    numbers = {"points": found["n"], "rho": found["rho"], "rho_low": found["low"], "rho_high": found["high"],
+               "column": column}
+    if not math.isfinite(found["rho"]):
+        return _undecided(claim, scope, f"it needs three or more points whose {name} and gap both vary, the "
+                          f"table has {found['n']}", **numbers)
+    if not _finite(found["low"], found["high"]):
+        return _undecided(claim, scope, "no bootstrap resample of the points varied", **numbers)
+    holds = found["low"] > 0 if sign > 0 else found["high"] < 0
+    direction = "above" if sign > 0 else "below"
+    text = (
+        f"Across {found['n']} points, Spearman's rho of {name} and gap is {found['rho']:+.2f} (95% bootstrap "
+        f"interval {found['low']:+.2f} to {found['high']:+.2f}; the claim needs it {direction} 0)."
+    )
+    return Verdict(claim, scope, STATEMENTS[claim], bool(holds), numbers, text)
+
+
+def t7_fidelity_tracks_gap(results: pd.DataFrame, modality: str | None = None, *, n_boot: int = 1000,
+                           seed: int = 0) -> Verdict:
+    """T7: across points (seed means per benchmark, setting and generator), Spearman's rho of `fd_synthetic` and
+    the gap is above 0 with its bootstrap interval above 0: a lower Fréchet distance, a smaller gap."""
+    return _correlation_claim("T7", results, modality, n_boot, seed)
+
+
+def t8_useful_sets_leak_more(results: pd.DataFrame, modality: str | None = None, *, n_boot: int = 1000,
+                             seed: int = 0) -> Verdict:
+    """T8: across points, Spearman's rho of the attack AUROC (`mia_auc`) and the gap is below 0 with its
+    bootstrap interval below 0: the smaller the gap, the more the synthetic set leaks."""
+    return _correlation_claim("T8", results, modality, n_boot, seed)
+
+
+# ---------------------------------------------------------------------------------------------
 # All claims of a benchmark, as a table, and why a claim may not hold.
 
 
@@ -366,6 +464,12 @@ def why_may_differ(verdict: Verdict, profile: str | None = None, real_data: bool
     if n.get("resolved") is False:
         reasons.append(
             "the two gaps' bootstrap intervals overlap, so the ordering is within the noise of a test set this small"
+        )
+    if verdict.claim in CORRELATION_CLAIMS and _finite(n.get("rho_low"), n.get("rho_high")) and (
+            n["rho_low"] <= 0 <= n["rho_high"]):
+        reasons.append(
+            f"the rank correlation's bootstrap interval includes 0: across {n['points']} points the ordering is "
+            "within the noise"
         )
     if verdict.claim in PAIRS and abs(n.get("mean_difference", 1.0)) < 0.02:
         reasons.append(
