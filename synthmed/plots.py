@@ -901,3 +901,92 @@ def per_label_results(label_table: pd.DataFrame, label: str) -> pd.DataFrame:
         synthetic[keys + [v.format("synthetic") for v in columns.values()]], on=keys, how="inner"
     )
     return merged.assign(gap=merged["auc_real"] - merged["auc_synthetic"], gap_low=np.nan, gap_high=np.nan)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fidelity, utility and privacy (issue 17): every point of every benchmark, generators coloured.
+
+BENCHMARK_MARKERS = {"classes": "o", "samples": "s", "resolution": "^"}
+
+
+def _point_scatter(ax: plt.Axes, means: pd.DataFrame, x: str, y: str, names: Sequence[str]) -> None:
+    for k, name in enumerate(names):
+        mine = means[means["generator"] == name]
+        for benchmark, marker in BENCHMARK_MARKERS.items():
+            part = mine[mine["benchmark"] == benchmark] if "benchmark" in mine.columns else mine
+            if len(part):
+                ax.scatter(part[x], part[y], color=_colour(name, k), marker=marker, s=28, alpha=0.85,
+                           edgecolor="white", linewidth=0.5)
+
+
+def _legend(fig: plt.Figure, names: Sequence[str], benchmarks: Sequence[str]) -> None:
+    handles = [plt.Line2D([], [], color=_colour(n, k), marker="o", linestyle="", label=n) for k, n in enumerate(names)]
+    handles += [plt.Line2D([], [], color="grey", marker=BENCHMARK_MARKERS.get(b, "o"), linestyle="", label=b)
+                for b in benchmarks]
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.0),
+               fontsize=8)
+
+
+def _modalities(means: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
+    present = list(pd.unique(means["modality"]))
+    return [m for m in (order or ()) if m in present] + [m for m in present if m not in (order or ())]
+
+
+def fidelity_vs_gap(means: pd.DataFrame, metrics: Mapping[str, str], rho: pd.DataFrame | None = None, *,
+                    modalities: Sequence[str] | None = None, log_x: Sequence[str] = ("fd_synthetic", "kid"),
+                    ) -> plt.Figure:
+    """Each fidelity metric (`metrics`: column -> its label; a column per panel) against the utility gap, one row
+    of panels per modality (in `modalities`' order first), a dot per point (seed means: `claims.point_means`),
+    coloured by generator, shaped by benchmark. `rho` (modality, metric -> rho, low, high), where given, is
+    printed in each panel's title. The `log_x` metrics (distances, skewed) get a symmetric-log axis."""
+    _require_columns(means, ["modality", "generator", "gap", *metrics], "fidelity_vs_gap")
+    modalities = _modalities(means, modalities)
+    names = [g for g in generators.names() if g in set(means["generator"])]
+    fig, axes = plt.subplots(len(modalities), len(metrics), figsize=(2.6 * len(metrics), 2.5 * len(modalities) + 0.5),
+                             squeeze=False)
+    for i, modality in enumerate(modalities):
+        mine = means[means["modality"] == modality]
+        for j, (column, label) in enumerate(metrics.items()):
+            ax = axes[i, j]
+            _point_scatter(ax, mine, column, "gap", names)
+            title = f"{modality}"
+            if rho is not None and (modality, column) in rho.index:
+                r = rho.loc[(modality, column)]
+                title += f": rho {r['rho']:+.2f}" if np.isfinite(r["rho"]) else ": rho n/a"
+            ax.set_title(title, fontsize=9)
+            values = mine[column].abs()
+            if column in log_x and (values > 0).any():
+                ax.set_xscale("symlog", linthresh=float(values[values > 0].min()))
+            ax.set_xlabel(label)
+            ax.set_ylabel("utility gap" if j == 0 else "")
+            ax.axhline(0, color="grey", lw=0.6, ls=":")
+    _legend(fig, names, [b for b in BENCHMARK_MARKERS if b in set(means.get("benchmark", []))])
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def privacy_frontier(means: pd.DataFrame, *, modalities: Sequence[str] | None = None) -> plt.Figure:
+    """The membership attack's AUROC (with its bootstrap interval, where the table has mia_auc_low/high)
+    against the utility gap, one panel per modality, a dot per point, coloured by generator, shaped by
+    benchmark; the dashed line is chance (0.5), the dotted one the control attack's mean (real validation
+    images in place of the synthetic set), where the table has it."""
+    _require_columns(means, ["modality", "generator", "gap", "mia_auc"], "privacy_frontier")
+    modalities = _modalities(means, modalities)
+    names = [g for g in generators.names() if g in set(means["generator"])]
+    fig, axes = plt.subplots(1, len(modalities), figsize=(4.2 * len(modalities), 3.6), squeeze=False)
+    for ax, modality in zip(axes[0], modalities, strict=True):
+        mine = means[means["modality"] == modality]
+        if {"mia_auc_low", "mia_auc_high"} <= set(mine.columns):
+            for k, name in enumerate(names):
+                part = mine[mine["generator"] == name]
+                ax.errorbar(part["gap"], part["mia_auc"],
+                            yerr=[part["mia_auc"] - part["mia_auc_low"], part["mia_auc_high"] - part["mia_auc"]],
+                            fmt="none", ecolor=_colour(name, k), alpha=0.4, lw=0.8)
+        _point_scatter(ax, mine, "gap", "mia_auc", names)
+        ax.axhline(0.5, color="grey", ls="--", lw=0.8)
+        if "mia_auc_control" in mine.columns and mine["mia_auc_control"].notna().any():
+            ax.axhline(float(mine["mia_auc_control"].mean()), color="grey", ls=":", lw=0.8)
+        ax.set(title=modality, xlabel="utility gap (smaller: more useful)", ylabel="attack AUROC (0.5: no leak)")
+    _legend(fig, names, [b for b in BENCHMARK_MARKERS if b in set(means.get("benchmark", []))])
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
