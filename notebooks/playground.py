@@ -49,6 +49,8 @@ except ImportError:
 profile = "cpu"  # tiny, cpu or paper: the data, networks and schedules the playground's runs start from
 seed = 0  # the recorded run's seed (and the controls' first value)
 data_root = ""  # empty: phantoms; else a folder with CheXpert-v1.0-small/ and stage_2_train.csv
+classifier_weights = ""  # imagenet, none or a densenet121 state dict's path; empty: the profile's (paper: imagenet)
+precision = ""  # fp32 or bf16 (GAN and classifier training); empty: the profile's (fp32)
 record = True  # run the default choice when the notebook runs, so the static page shows a recorded run
 
 # %%
@@ -62,7 +64,8 @@ from synthmed.chapters import playground
 logging.basicConfig(level=logging.WARNING)
 plots.style()
 choice = playground.default_choice(profile, seed)
-panel = playground.controls(profile, choice, data_root=data_root)
+options = {"data_root": data_root, "classifier_weights": classifier_weights, "precision": precision}
+panel = playground.controls(profile, choice, **options)
 
 # %% tags=["widget"]
 display(panel)
@@ -72,7 +75,7 @@ display(panel)
 
 # %%
 if record:
-    playground.show(playground.run(choice, profile, data_root=data_root, progress=False), profile)
+    playground.show(playground.run(choice, profile, progress=False, **options), profile)
 else:
     display(Markdown("No run was recorded (`record = False`)."))
 

@@ -57,7 +57,7 @@ def test_the_book_result_is_the_nearest_setting_on_a_log_scale() -> None:
 def test_run_sends_the_controls_choice_to_the_runner_and_shows_its_result() -> None:
     calls = []
     panel = playground.controls("tiny", playground.default_choice("tiny", seed=3),
-                                runner=lambda choice, profile, data_root: calls.append((choice, profile)) or "done",
+                                runner=lambda choice, profile, **options: calls.append((choice, profile)) or "done",
                                 shower=lambda result, profile: calls.append(result))
     first_row, second_row, third_row, _ = panel.children
     modality, benchmark, setting = first_row.children

@@ -63,8 +63,10 @@ class Result:
     seconds: float
 
 
-def run(choice: Choice, profile: str, *, data_root: str = "", progress: bool = True) -> Result:
-    """`run_point` at the choice's point with its schedule factor and epochs (cached like every run)."""
+def run(choice: Choice, profile: str, *, data_root: str = "", classifier_weights: str = "", precision: str = "",
+        progress: bool = True) -> Result:
+    """`run_point` at the choice's point with its schedule factor and epochs (cached like every run);
+    `classifier_weights` and `precision` as `run_point`'s ("": the profile's)."""
     from synthmed.experiments import generator_config, run_point
 
     settings = profiles.get(profile)
@@ -79,6 +81,7 @@ def run(choice: Choice, profile: str, *, data_root: str = "", progress: bool = T
     start = time.perf_counter()
     point = run_point(choice.modality, choice.benchmark, choice.setting, choice.generator, profile, choice.seed,
                       data_root=data_root or None, progress=progress,
+                      classifier_weights=classifier_weights or None, precision=precision or None,
                       generator_overrides=scaled_schedule(base, choice.length),
                       classifier_overrides={"max_epochs": choice.epochs})
     return Result(choice, point, time.perf_counter() - start)
@@ -155,7 +158,7 @@ def show(result: Result, profile: str) -> None:
     display(comparison(result, book).round(3))
 
 
-def controls(profile: str, choice: Choice, *, data_root: str = "",
+def controls(profile: str, choice: Choice, *, data_root: str = "", classifier_weights: str = "", precision: str = "",
              runner: Callable[..., Result] = run, shower: Callable[[Result, str], None] = show):
     """The playground's widgets: a control per `Choice` field, a Run button and an output. Clicking Run runs
     the chosen point (`runner`) in the kernel and shows it (`shower`); without a kernel nothing happens, and
@@ -194,7 +197,8 @@ def controls(profile: str, choice: Choice, *, data_root: str = "",
         try:
             with out:
                 print(f"Running {chosen.describe()} ...")
-                shower(runner(chosen, profile, data_root=data_root), profile)
+                shower(runner(chosen, profile, data_root=data_root, classifier_weights=classifier_weights,
+                              precision=precision), profile)
         finally:
             button.disabled = False
 
