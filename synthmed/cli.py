@@ -103,11 +103,53 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resources(args: argparse.Namespace) -> profiles.SlurmResources:
+    """One job's request: the profile's (`Profile.slurm`) with the command line's options."""
+    import dataclasses
+
+    fields = ("partition", "account", "gpus_per_job", "cpus_per_job", "mem_gb", "time_min", "array_parallelism")
+    given = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    return dataclasses.replace(profiles.get(args.profile).slurm, **given)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from synthmed.experiments import RunSpec, results_path
+    from synthmed.experiments.cluster import collect, submit_sweep
+
+    spec = RunSpec(args.profile, args.data_root, args.device, args.classifier_weights, args.precision)
+    submission = submit_sweep(args.modality, args.benchmark, args.profile, args.executor, settings=args.settings,
+                              generators=args.generators, seeds=args.seeds, resources=_resources(args), spec=spec,
+                              folder=args.jobs_folder, parallel=args.parallel, dry_run=args.dry_run)
+    print(submission.describe())
+    if args.dry_run or not submission.jobs:
+        return 0
+    if args.executor == "slurm" and not args.wait:
+        print("submitted; rerun this command when the jobs have finished: it submits only the runs still missing "
+              f"(add --wait to wait here). results: {results_path(args.modality, args.benchmark, args.profile)}")
+        return 0
+    outcome = collect(submission)
+    print(outcome.describe())
+    print(f"results: {results_path(args.modality, args.benchmark, args.profile)}")
+    return 1 if outcome.failed else 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from synthmed.experiments.plan import parse_rate, plan
+
+    rates = dict(parse_rate(text) for text in args.rate)
+    print(plan(args.profile, rates, args.generators).describe())
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from synthmed.experiments import results_path, run_sweep
 
+    if args.executor != "inline":
+        return _submit(args)
+    if args.dry_run:
+        raise CommandError("--dry-run: only with --executor slurm or local (the inline sweep submits nothing)")
     results = run_sweep(
         args.modality,
         args.benchmark,
@@ -220,7 +262,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--generators", nargs="+", default=None, choices=generators.names(),
                      help="default: the profile's book generators (synthmed.generators.book_names)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cluster = run.add_argument_group(
+        "cluster", "one submitit job per run (point, generator, seed) that the saved table lacks; each job merges "
+        "its row into the table and resumes from the caches when requeued. Defaults: the profile's Profile.slurm")
+    cluster.add_argument("--executor", default="inline", choices=("inline", "local", "slurm"),
+                         help="inline: this process (default); local: one process per job; slurm: a job array")
+    cluster.add_argument("--dry-run", action="store_true", help="print the jobs and their resources, submit nothing")
+    cluster.add_argument("--partition", default=None)
+    cluster.add_argument("--account", default=None)
+    cluster.add_argument("--gpus-per-job", type=int, default=None)
+    cluster.add_argument("--cpus-per-job", type=int, default=None)
+    cluster.add_argument("--mem-gb", type=int, default=None)
+    cluster.add_argument("--time-min", type=int, default=None, help="a job past it is requeued and resumes")
+    cluster.add_argument("--array-parallelism", type=int, default=None, help="jobs of the array that run at once")
+    cluster.add_argument("--parallel", type=int, default=None,
+                         help="local: jobs at once (several small points on one GPU); default: --array-parallelism")
+    cluster.add_argument("--jobs-folder", default=None, help="submitit's pickles and logs; default: "
+                         "SYNTHMED_HOME/jobs/MODALITY-BENCHMARK-PROFILE")
+    cluster.add_argument("--wait", action="store_true", help="slurm: wait for the jobs and report failures")
     run.set_defaults(func=_run)
+
+    plan_parser = sub.add_parser("plan", help="runs, training images and projected GPU-hours of a profile's sweeps")
+    plan_parser.add_argument("--profile", **{**profile, "default": "paper"})
+    plan_parser.add_argument("--rate", action="append", default=[], metavar="STAGE:RES=IMAGES_PER_S",
+                             help="one GPU's training images/s of a generator or 'classifier' at a resolution, "
+                             "replacing the profile's figure (repeatable)")
+    plan_parser.add_argument("--generators", nargs="+", default=None, choices=generators.names(),
+                             help="default: the profile's book generators")
+    plan_parser.set_defaults(func=_plan)
 
     data = sub.add_parser("data", help="make or locate the datasets and print the benchmark table")
     data.add_argument("--profile", **profile)

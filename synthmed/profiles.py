@@ -22,6 +22,20 @@ Point = tuple[str, int]  # (benchmark, setting)
 
 
 @dataclass(frozen=True)
+class SlurmResources:
+    """What one cluster job asks for: one benchmark point (one generator, one seed) end to end
+    (`synthmed.experiments.cluster`); `synthmed run --executor slurm` takes each from the command line too."""
+
+    partition: str | None = None  # None: the cluster's default partition
+    account: str | None = None  # None: the user's default account
+    gpus_per_job: int = 1
+    cpus_per_job: int = 8  # data loading and the classifiers' image resizing
+    mem_gb: int = 32
+    time_min: int = 24 * 60  # a job that runs past it is requeued and resumes from its checkpoints
+    array_parallelism: int = 64  # jobs of one sweep's array that run at once
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     summary: str  # one line for the CLI's help and the book
@@ -43,6 +57,13 @@ class Profile:
     brief_gans: bool  # GANs far from convergence; verdicts say so (`synthmed.claims`)
     # Book generators (`generators.book_names`) this profile does not run unless asked by name -> why not.
     left_out_generators: dict[str, str] = dataclasses.field(default_factory=dict)
+    # One cluster job's request (`synthmed run --executor slurm`); the command line overrides each field.
+    slurm: SlurmResources = SlurmResources()
+    # One GPU's training images/s per (generator or "classifier", resolution) -> (rate, "measured" or why
+    # assumed), for `synthmed plan`; `gpu_rates_source` says on what and how they were measured.
+    # `synthmed plan --rate` replaces any of them. Empty: no figure, the plan asks for them.
+    gpu_rates: dict[tuple[str, int], tuple[float, str]] = dataclasses.field(default_factory=dict)
+    gpu_rates_source: str = ""
 
     def data_config(self, **overrides: Any) -> DataConfig:
         """The data settings with any non-None override (notebook parameters) applied."""
@@ -111,6 +132,7 @@ TINY = Profile(
     workers=1,  # starting a process costs more than the work
     needs_real_data=False,
     brief_gans=True,
+    slurm=SlurmResources(gpus_per_job=0, cpus_per_job=1, mem_gb=4, time_min=30),
 )
 
 # cpu: at least three settings for classes and samples (largest, a middle one, smallest) and the
@@ -169,6 +191,8 @@ CPU = Profile(
     workers=2,
     needs_real_data=False,
     brief_gans=True,
+    # One thread trains a cpu point's networks; its 8 kimg GANs and classifiers take about an hour.
+    slurm=SlurmResources(gpus_per_job=0, cpus_per_job=1, mem_gb=8, time_min=4 * 60),
     left_out_generators={
         "DDIM": "its sampling does not fit the cpu book's budget: the paper's inference draws one image per real "
         "label vector, about 316,000 images over the cpu sweeps and 26,000 at the two shared points, and at the "
@@ -201,6 +225,24 @@ PAPER = Profile(
     workers=1,  # one GPU
     needs_real_data=True,
     brief_gans=False,
+    # One GPU per point: a 32-128 px GAN of up to 16,000 kimg and two DenseNet-121 trainings at 224 px
+    # (`synthmed plan --profile paper` projects the hours); a job past 24 h is requeued and resumes.
+    slurm=SlurmResources(gpus_per_job=1, cpus_per_job=8, mem_gb=48, time_min=24 * 60),
+    # Measured: benchmarks/gpu_smoke.py --profile paper --seconds 8 (fp32, random images, the profile's widths
+    # and minibatches, prog-GAN at full resolution) on one NVIDIA H100 80GB HBM3, torch 2.11.0+cu130, by the
+    # session of issue 18. cpD-GAN at 128 px ran out of the H100's 80 GB at its minibatch (fp32 and bf16):
+    # its figure is ASSUMED, the 64 px rate over 4 (pixels), and such a run needs 2 GPUs (`synthmed.gan.ddp`).
+    # DDIM has no GPU measurement yet: give `synthmed plan --rate DDIM:32=...`.
+    gpu_rates={
+        **{(stage, resolution): (rate, "measured") for (stage, resolution), rate in {
+            ("cpD-GAN", 32): 916.0, ("cpD-GAN", 64): 222.5, ("prog-GAN", 32): 739.9, ("prog-GAN", 64): 283.9,
+            ("prog-GAN", 128): 130.1, ("classifier", 32): 756.7, ("classifier", 64): 756.7,
+            ("classifier", 128): 756.7,  # DenseNet-121 resizes every input to 224 px: one measurement
+        }.items()},
+        ("cpD-GAN", 128): (55.6, "ASSUMED: the 64 px rate / 4; its minibatch does not fit one 80 GB GPU"),
+    },
+    gpu_rates_source="one NVIDIA H100 80GB HBM3, fp32, torch 2.11: benchmarks/gpu_smoke.py --profile paper "
+    "--seconds 8 (random images, the profile's widths and minibatches)",
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, CPU, PAPER)}
