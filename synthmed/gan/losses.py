@@ -55,6 +55,7 @@ def gradient_penalty(
     lod: float = 0.0,  # Level of detail for D (prog-GAN); 0 for cpD-GAN.
     target: float = GP_TARGET,  # Target gradient norm.
     generator: torch.Generator | None = None,  # Draws the mixing factors; None = torch's global RNG.
+    shard: tuple[int, int] = (0, 1),  # (rank, world): draw the whole batch's factors, keep samples rank::world
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """WGAN-GP on random interpolates: ``((||grad_x D(x)|| - target)^2 / target^2`` per sample.
 
@@ -64,7 +65,9 @@ def gradient_penalty(
     N = reals.shape[0]
     # Drawn where the generator lives (a CPU generator gives the same draws whatever the device).
     draw_device = generator.device if generator is not None else reals.device
-    u = torch.rand(N, 1, 1, 1, generator=generator, device=draw_device).to(reals.device)
+    rank, world = shard
+    u = torch.rand(N * world, 1, 1, 1, generator=generator, device=draw_device)
+    u = (u if world == 1 else u[rank::world]).to(reals.device)  # a rank's share of the total batch's draw
     mixed = torch.lerp(reals.detach().float(), fakes.detach().float(), u).requires_grad_(True)  # fp32 under autocast
     scores = D(mixed, labels, lod=lod).score  # [N]
     (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)  # [N, C, H, W]
@@ -84,6 +87,7 @@ def discriminator_loss(
     drift_weight: float = DRIFT_WEIGHT,  # Weight of D(real)^2.
     ac_weight: float = AC_WEIGHT,  # Weight of the label cross-entropy; 0 = no AC term (cpD-GAN).
     generator: torch.Generator | None = None,  # For the gradient penalty's mixing factors.
+    shard: tuple[int, int] = (0, 1),  # (rank, world) of data-parallel training (`synthmed.gan.shard`)
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """D's WGAN-GP + drift (+ AC) loss per sample [N] and its named batch means."""
     if reals.shape != fakes.shape or labels.shape[0] != reals.shape[0]:
@@ -96,7 +100,8 @@ def discriminator_loss(
     fake = D(fakes, labels, lod=lod)
     real_scores, fake_scores = real.score.float(), fake.score.float()
     wgan = fake_scores - real_scores  # [N]
-    gp, grad_norms = gradient_penalty(D, reals, fakes, labels, lod=lod, target=gp_target, generator=generator)
+    gp, grad_norms = gradient_penalty(D, reals, fakes, labels, lod=lod, target=gp_target, generator=generator,
+                                     shard=shard)
     drift = drift_penalty(real_scores)
     loss = wgan + gp_lambda * gp + drift_weight * drift
     stats = {

@@ -89,8 +89,9 @@ from synthmed.gan.layers import DiscriminatorOutput
 from synthmed.gan.losses import discriminator_loss, generator_loss
 from synthmed.gan.progan import fade_reals
 from synthmed.gan.sample import generate_uint8
+from synthmed.gan.shard import Shard
 from synthmed.run_folder import TrainResult as TrainResult  # re-exported: callers read results from here
-from synthmed.run_folder import append_jsonl as _append_jsonl
+from synthmed.run_folder import append_jsonl as _append_record
 from synthmed.run_folder import atomic_save as _atomic_save
 from synthmed.run_folder import cpu_state as _cpu_state
 from synthmed.run_folder import data_digest as data_digest
@@ -201,6 +202,7 @@ def train_gan(
     grid_size: tuple[int, int] = (8, 8),  # Grid rows (most frequent label vectors) x columns (latents).
     fd_reals: str = "fixed",  # "fixed": one draw of reals and latents; "fresh": new ones per evaluation.
     monitors: dict[str, Extractor] | None = None,  # Further Fréchet distances, logged; they do not steer.
+    shard: Shard | None = None,  # This process's rank among data-parallel ranks (synthmed.gan.shard); None: alone.
 ) -> TrainResult:
     """Train (or resume, or return a finished) GAN run in ``run_dir``; see the module docstring.
 
@@ -230,9 +232,13 @@ def train_gan(
         raise ValueError(f"grid_every_kimg >= 0 and grid_size >= (1, 1) expected, "
                          f"got {grid_every_kimg} and {grid_size}")
     run_dir = Path(run_dir)
-    with cache.locked(run_dir, what="GAN run"):  # one process trains a run; the others wait, then reuse it
+    shard = shard or Shard()
+    main = shard.main  # rank 0 (or the one process) reads and writes the run folder; the others follow it
+    # One process (or one set of ranks, through rank 0) trains a run; the others wait, then reuse it.
+    with cache.locked(run_dir, what="GAN run") if main else contextlib.nullcontext():
         run_dir.mkdir(parents=True, exist_ok=True)
-        cache.clean_stale(run_dir)  # a checkpoint's temporary file from a process killed while saving
+        if main:
+            cache.clean_stale(run_dir)  # a checkpoint's temporary file from a process killed while saving
         last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
         dev = resolve_device(device)
         amp = config.precision == "bf16"  # GANConfig.precision: bf16 autocast only when asked (the original: fp32)
@@ -267,7 +273,7 @@ def train_gan(
 
         # Resume from the run's last checkpoint, when it and best.pt match their manifests.
         checkpoint = None
-        if last_path.exists():
+        if main and last_path.exists():
             if cache.verify(last_path, what="GAN checkpoint"):
                 checkpoint = load_checkpoint(last_path, config)  # refuses another architecture or resolution
                 best_problem = cache.check(best_path)
@@ -299,8 +305,27 @@ def train_gan(
             state.update(checkpoint["progress"])
             del checkpoint
             _truncate_log(log_path, state["nimg"])
-        elif log_path.exists():
+        elif main and log_path.exists():
             log_path.unlink()  # a run that died before its first checkpoint starts over
+        if shard.world > 1:  # every rank starts from rank 0's networks, optimisers, random state and progress
+            synced = shard.broadcast({
+                "G": _cpu_state(G), "D": _cpu_state(D), "G_ema": _cpu_state(G_ema), "opt_G": opt_G.state_dict(),
+                "opt_D": opt_D.state_dict(), "noise": noise.get_state(), "state": dict(state),
+                "saved_rngs": saved_rngs, "resumed": resumed} if main else None)
+            if not main:
+                G.load_state_dict(synced["G"])
+                D.load_state_dict(synced["D"])
+                G_ema.load_state_dict(synced["G_ema"])
+                opt_G.load_state_dict(synced["opt_G"])
+                opt_D.load_state_dict(synced["opt_D"])
+                noise.set_state(synced["noise"])
+                state.update(synced["state"])
+                saved_rngs, resumed = synced["saved_rngs"], synced["resumed"]
+            del synced
+
+        def _append_jsonl(path: Path, record: dict) -> None:  # the log is rank 0's
+            if main:
+                _append_record(path, record)
 
         def result(from_cache: bool, images_trained: int) -> TrainResult:
             wall = time.perf_counter() - call_start
@@ -390,10 +415,12 @@ def train_gan(
                                    generator=torch.Generator().manual_seed(_derived_seed(seed, "grid")))
 
         def save_fakes(name: str, lod: float) -> None:
+            if not main:
+                return
             fakes = generate_uint8(G_ema, grid_latents, grid_labels, lod=lod, batch_size=grid_rows * grid_cols)
             _save_png(_image_grid(fakes, grid_rows, grid_cols), run_dir / name)
 
-        if not (run_dir / "reals.png").exists():
+        if main and not (run_dir / "reals.png").exists():
             reals = []
             for row in grid_rows_labels:  # the first reals of each grid row's label vector, in a seeded order
                 matches = np.flatnonzero((labels == row).all(axis=1))
@@ -401,10 +428,12 @@ def train_gan(
                 picks = picks[:grid_cols]
                 reals.append(images[np.resize(picks, grid_cols)])
             _save_png(_image_grid(np.concatenate(reals), grid_rows, grid_cols), run_dir / "reals.png")
-        cache.atomic_write(run_dir / "run.json", json.dumps(
-            {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
-             "precision": config.precision, "extractor": extractor_name(extractor), "fd_images": fd_count},
-            indent=1, default=str), manifest=False)
+        if main:
+            cache.atomic_write(run_dir / "run.json", json.dumps(
+                {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
+                 "precision": config.precision, "extractor": extractor_name(extractor), "fd_images": fd_count,
+                 **({"ranks": shard.world} if shard.world > 1 else {})},
+                indent=1, default=str), manifest=False)
 
         images_trained = 0
         target_kimg = config.total_kimg if max_kimg is None else min(max_kimg, config.total_kimg)
@@ -431,6 +460,8 @@ def train_gan(
                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}{postfix}]")
 
             def save_last() -> None:
+                if not main:
+                    return
                 _atomic_save({
                     "format": CHECKPOINT_FORMAT, "kind": "last", "config": config.to_dict(), "seed": seed,
                     "data_digest": digest, "G": _cpu_state(G), "D": _cpu_state(D), "G_ema": _cpu_state(G_ema),
@@ -449,7 +480,8 @@ def train_gan(
             while not paused:
                 # Choose the level of detail and minibatch for this schedule step (PGGAN: per minibatch_repeats).
                 lod = config.lod(nimg / 1000)
-                batch = config.minibatch_at(lod)
+                batch = config.minibatch_at(lod)  # the total over the ranks; each trains on its share
+                shard.check(batch, config.mbstd_group)
                 prev_lod = state["prev_lod"]
                 if math.floor(lod) != math.floor(prev_lod) or math.ceil(lod) != math.ceil(prev_lod):
                     _reset_adam(opt_G)  # a level starts or ends fading in (PGGAN: reset_opt_for_new_lod)
@@ -459,18 +491,19 @@ def train_gan(
                 # Execute training phases: D_repeats D steps, then one G step, minibatch_repeats times.
                 for _ in range(config.minibatch_repeats):
                     for _ in range(config.d_repeats):
-                        real_index = data_order.take(nimg, batch)
+                        real_index = shard.take(data_order.take(nimg, batch))
                         reals = reals_batch(real_index, lod)
                         real_labels = labels_t[real_index.to(labels_t.device)].to(dev)  # also the fakes' labels
-                        z = torch.randn(batch, config.latent, generator=noise).to(dev)
+                        z = shard.take(torch.randn(batch, config.latent, generator=noise)).to(dev)
                         with torch.no_grad(), autocast(True):  # the D step never updates G
                             fakes = G(z, real_labels, lod)
                         loss_D, stats_D = discriminator_loss(
                             D_call, reals, fakes, real_labels, lod=lod, gp_lambda=config.gp_lambda,
                             gp_target=config.gp_target, drift_weight=config.drift_weight,
-                            ac_weight=config.ac_weight, generator=noise)
+                            ac_weight=config.ac_weight, generator=noise, shard=(shard.rank, shard.world))
                         opt_D.zero_grad(set_to_none=True)
                         loss_D.mean().backward()
+                        shard.average_gradients(D)
                         opt_D.step()
                         nimg += batch
                         for name, value in stats_D.items():
@@ -478,14 +511,16 @@ def train_gan(
                             counts[name] = counts.get(name, 0) + 1
 
                     # G step: labels drawn uniformly from the training label rows (paper-spec §3.1).
-                    z = torch.randn(batch, config.latent, generator=noise).to(dev)
-                    g_labels = labels_t[torch.randint(N, (batch,), generator=noise).to(labels_t.device)].to(dev)
+                    z = shard.take(torch.randn(batch, config.latent, generator=noise)).to(dev)
+                    g_index = shard.take(torch.randint(N, (batch,), generator=noise))
+                    g_labels = labels_t[g_index.to(labels_t.device)].to(dev)
                     with autocast(True):
                         fakes = G(z, g_labels, lod)
                     D.requires_grad_(False)  # gradients flow through D into G, none are kept for D
                     loss_G, stats_G = generator_loss(D_call, fakes, g_labels, lod=lod, ac_weight=config.ac_weight)
                     opt_G.zero_grad(set_to_none=True)
                     loss_G.mean().backward()
+                    shard.average_gradients(G)
                     opt_G.step()
                     D.requires_grad_(True)
                     for name, value in stats_G.items():
@@ -518,14 +553,15 @@ def train_gan(
                     nimg >= state["next_fd_nimg"] or state["stop_reason"] == "total_kimg")
                 if evaluate:
                     eval_start = time.perf_counter()
-                    fd, monitored = evaluate_fd()
+                    fd, monitored = shard.broadcast(evaluate_fd() if main else None)
                     state["evals"] += 1
                     improved = state["best_fd"] is None or fd < state["best_fd"]
                     if improved:  # paper-spec §3.1: save at the first evaluation and at every improvement
                         best = {"format": CHECKPOINT_FORMAT, "kind": "best", "config": config.to_dict(),
                                 "seed": seed, "data_digest": digest, "G_ema": _cpu_state(G_ema),
                                 "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}
-                        _atomic_save(best, best_path)
+                        if main:
+                            _atomic_save(best, best_path)
                         state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, kimg, 0
                         state["best_monitors"] = monitored
                     else:
@@ -545,7 +581,7 @@ def train_gan(
                 if nimg >= next_tick or state["done"] or paused:
                     tick_record = {"kind": "tick", **record, "step": state["step"], "lod": lod,
                                    "minibatch": batch}
-                    tick_record.update({name: float(total) / counts[name] for name, total in sums.items()})
+                    tick_record.update({name: float(shard.mean(total)) / counts[name] for name, total in sums.items()})
                     tick_record.update({
                         "Timing/sec_per_tick": tick_train_seconds + tick_maintenance_seconds,
                         "Timing/img_per_sec": (nimg - tick_start_nimg) / max(tick_train_seconds, 1e-9),
