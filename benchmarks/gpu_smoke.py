@@ -171,9 +171,17 @@ def main(argv: list[str] | None = None) -> int:
 
     gan_rates: dict[tuple[str, int], float] = {}
     clf_rates: dict[int, float] = {}
+    out_of_memory: list[str] = []
     for resolution in resolutions:
         for generator, arch in GAN_ARCH.items():
-            rate, batch, peak = gan_rate(args.profile, arch, resolution, seconds, device, args.precision)
+            try:
+                rate, batch, peak = gan_rate(args.profile, arch, resolution, seconds, device, args.precision)
+            except torch.OutOfMemoryError:  # a stage too large for this card: say so and measure the others
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                out_of_memory.append(f"{generator} at {resolution} px")
+                print(f"{generator:24} {resolution:>4} {'':>5} {'out of memory':>20}", flush=True)
+                continue
             gan_rates[arch, resolution] = rate
             print(f"{generator:24} {resolution:>4} {batch:>5} {rate:>10.1f} {peak:>9}", flush=True)
     clf_name = "DenseNet-121 (224 px)" if classifier.arch == "densenet121" else f"compact CNN (w {classifier.width})"
@@ -185,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         clf_rates[resolution] = rate
         print(f"{clf_name:24} {resolution:>4} {classifier.batch:>5} {rate:>10.1f} {peak:>9}", flush=True)
 
+    if out_of_memory:
+        print(f"projected: not computed, {', '.join(out_of_memory)} ran out of this device's memory at the "
+              "profile's minibatch (several GPUs: synthmed.gan.ddp)")
+        return 0
     missing = sorted(set(sweep_resolutions(args.profile)) - set(resolutions))
     if missing:
         print(f"projected: not computed, the profile's sweeps also train at {missing} (leave --resolutions out)")

@@ -57,3 +57,25 @@ def test_gpu_smoke_says_when_there_is_no_gpu(monkeypatch, capsys) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert _script().main(["--profile", "tiny"]) == 2
     assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_a_stage_that_runs_out_of_memory_is_reported_and_the_others_still_run(tmp_path, monkeypatch, capsys) -> None:
+    """On one H100 the paper's cpD-GAN at 128 px ran out of memory and the script stopped; now it says so."""
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path / "home"))
+    script = _script()
+    measured = []
+
+    def gan_rate(profile, arch, resolution, seconds, device, precision):
+        if arch == "cpdgan" and resolution == max(script.sweep_resolutions("tiny")):
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        measured.append((arch, resolution))
+        return 100.0, 8, 0
+
+    monkeypatch.setattr(script, "gan_rate", gan_rate)
+    monkeypatch.setattr(script, "classifier_rate", lambda *args: (50.0, 0))
+    assert script.main(["--profile", "tiny", "--device", "cpu", "--seconds", "0.1"]) == 0
+    out = capsys.readouterr().out
+    largest = max(script.sweep_resolutions("tiny"))
+    assert re.search(rf"cpD-GAN\s+{largest}\s+out of memory", out)
+    assert ("progan", largest) in measured  # the stage after the failed one still ran
+    assert f"projected: not computed, cpD-GAN at {largest} px ran out of this device's memory" in out
