@@ -134,9 +134,11 @@ def samples(result: Result, k: int = 8) -> tuple[list[np.ndarray], list[str]]:
     k = min(k, len(real))
     names = list(point.subset.labels)
 
-    def title(vector) -> str:
+    def title(vector) -> str:  # short enough for a column: the first finding and how many more
         found = [n for n, v in zip(names, vector, strict=True) if v]
-        return ", ".join(found)[:24] or "no finding"
+        if not found:
+            return "no finding"
+        return found[0][:14] + (f" +{len(found) - 1}" if len(found) > 1 else "")
 
     images = list(real[:k]) + list(point.synthetic["test"][:k])
     titles = [f"real\n{title(v)}" for v in labels[:k]] + [f"{result.choice.generator}\n{title(v)}" for v in labels[:k]]
