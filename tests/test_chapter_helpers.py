@@ -225,3 +225,12 @@ def test_denoising_curves_draw_the_loss_and_mark_the_kept_evaluation() -> None:
     # A GAN figure given the diffusion log draws it on the Fréchet panel only.
     gan_fig = plots.training_curves({"DDIM": log})
     assert sum(len(ax.lines) for ax in gan_fig.axes[:4]) == 0 and len(gan_fig.axes[4].lines) >= 2
+
+
+def test_the_cost_note_speaks_of_the_diffusion_model_only_where_it_ran() -> None:
+    from synthmed.chapters import generators as generators_chapter
+
+    gans = pd.DataFrame({"modality": ["chest", "chest"], "generator": ["cpD-GAN", "prog-GAN"],
+                         "sampling (images/s)": [450.0, 220.0]}).set_index(["modality", "generator"])
+    note = generators_chapter.cost_note(gans)
+    assert "prog-GAN 2 times slower" in note and "U-Net" not in note

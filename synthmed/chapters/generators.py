@@ -321,7 +321,9 @@ def cost_note(costs: pd.DataFrame) -> str:
     return (
         f"Averaged over the modalities, {fastest} samples fastest ({rates[fastest]:,.0f} images/s here)"
         + ("; " + ", ".join(parts) if parts else "")
-        + ". A GAN draws an image in one pass of its generator; the diffusion model takes one pass of its U-Net per "
-        "sampling step, two with classifier-free guidance. Rates depend on the machine and its load; "
-        "`benchmarks/diffusion_throughput.py` measures them in one process, side by side."
+        + ". A GAN draws an image in one pass of its generator"
+        + ("; the diffusion model takes one pass of its U-Net per sampling step, two with classifier-free guidance"
+           if any(g not in generators.GAN_ARCH for g in rates.index) else "")
+        + ". Rates depend on the machine and its load; `benchmarks/diffusion_throughput.py` measures a GAN's and the "
+        "diffusion model's in one process, side by side."
     )
