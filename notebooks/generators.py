@@ -198,7 +198,7 @@ for modality, (benchmark, setting) in shared.points.items():
         plt.show(plots.denoising_curves({g: logs[modality, g] for g in others}, title=title))
 
 # %%
-display(Markdown(chapter.stopping_note(shared, logs, sizes.ours.patience)))
+display(Markdown(chapter.stopping_note(shared, logs)))
 
 # %% [markdown]
 # The distance is measured in the feature space of the benchmark point's own real-trained

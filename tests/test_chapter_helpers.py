@@ -234,3 +234,23 @@ def test_the_cost_note_speaks_of_the_diffusion_model_only_where_it_ran() -> None
                          "sampling (images/s)": [450.0, 220.0]}).set_index(["modality", "generator"])
     note = generators_chapter.cost_note(gans)
     assert "prog-GAN 2 times slower" in note and "U-Net" not in note
+
+
+def test_the_stopping_note_reads_each_runs_own_patience_from_its_log() -> None:
+    from types import SimpleNamespace
+
+    from synthmed.chapters import generators as generators_chapter
+    from synthmed.chapters.shared import SharedPoints
+
+    def run(reason):
+        return SimpleNamespace(trained=SimpleNamespace(stop_reason=reason, stop_value=1.5, best_kimg=4.0,
+                                                       train_kimg=6.0))
+
+    runs = {("chest", "cpD-GAN"): run("patience"), ("chest", "DDIM"): run("total_kimg")}
+    logs = {("chest", "cpD-GAN"): [{"kind": "fd", "fd_images": 64, "evals_since_best": 0},
+                                   {"kind": "fd", "fd_images": 64, "evals_since_best": 3}],
+            ("chest", "DDIM"): [{"kind": "fd", "fd_images": 32, "evals_since_best": 1}]}
+    note = generators_chapter.stopping_note(SharedPoints("tiny", 0, {"chest": ("classes", 20)}, runs, False), logs)
+    cpd, ddim = note.split("\n")
+    assert "2 evaluations" in cpd and "on 64 real" in cpd and "(no improvement for 3 evaluations)" in cpd
+    assert "1 evaluations" in ddim and "(end of the schedule)" in ddim

@@ -224,17 +224,22 @@ def sizes(shared: SharedPoints, run_logs: dict[tuple[str, str], list[dict]]) -> 
                  shared.settings.brief_gans)
 
 
-def stopping_note(shared: SharedPoints, run_logs: dict[tuple[str, str], list[dict]], patience: int) -> str:
-    """Per run: how many Fréchet evaluations, the best and where training stopped, and why."""
-    why = {"patience": f"no improvement for {patience} evaluations", "total_kimg": "end of the schedule"}
+def stopping_note(shared: SharedPoints, run_logs: dict[tuple[str, str], list[dict]]) -> str:
+    """Per run: how many Fréchet evaluations, the best and where training stopped, and why (a patience stop
+    names the evaluations without improvement its own log counted)."""
     sentences = []
     for (modality, generator), run in shared.runs.items():
         evaluations = [r for r in run_logs[modality, generator] if r["kind"] == "fd"]
+        reason = run.trained.stop_reason
+        if reason == "patience" and evaluations:
+            why = f"no improvement for {evaluations[-1]['evals_since_best']} evaluations"
+        else:
+            why = {"total_kimg": "end of the schedule"}.get(reason, reason)
         sentences.append(
             f"- {modality}, {generator}: {len(evaluations)} evaluations of the Fréchet distance, each on "
             f"{evaluations[-1]['fd_images']} real and as many generated images; the best, "
             f"{run.trained.stop_value:.4g}, at {run.trained.best_kimg:,g} kimg; stopped at "
-            f"{run.trained.train_kimg:,g} kimg ({why.get(run.trained.stop_reason, run.trained.stop_reason)})."
+            f"{run.trained.train_kimg:,g} kimg ({why})."
         )
     return "\n".join(sentences)
 
