@@ -196,9 +196,10 @@ CPU = Profile(
     left_out_generators={
         "DDIM": "its sampling does not fit the cpu book's budget: the paper's inference draws one image per real "
         "label vector, about 316,000 images over the cpu sweeps and 26,000 at the two shared points, and at the "
-        "cpu preset (10 DDIM steps, guidance 2: 20 U-Net passes an image) one thread samples about 15 images/s "
-        "(benchmarks/diffusion_throughput.py cpu), some 6 hours for the sweeps and 30 minutes for the shared "
-        "points, where each GAN samples in seconds. Run it by name: `synthmed run --generators DDIM`.",
+        "cpu preset (10 DDIM steps, guidance 2: 20 U-Net passes an image) one free thread samples about 26 "
+        "images/s against cpD-GAN's 1,570 (benchmarks/diffusion_throughput.py cpu), some 3.4 hours for the "
+        "sweeps and 17 minutes for the shared points on top of training. Run it by name: `synthmed run "
+        "--generators DDIM`.",
     },
 )
 
