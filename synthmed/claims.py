@@ -453,6 +453,13 @@ def synthetic_signal(results: pd.DataFrame) -> pd.DataFrame:
     return table.round(3)
 
 
+def sweep_kimg(profile: str) -> float:
+    """The longest schedule (kimg) of the paper's GANs in the profile's benchmark sweeps."""
+    settings = profiles.get(profile)
+    return max(settings.gan_config(arch, settings.classes_resolution, 1).total_kimg
+               for arch in registry.GAN_ARCH.values())
+
+
 def why_may_differ(verdict: Verdict, profile: str | None = None, real_data: bool = False) -> str:
     """Reasons a claim may not hold on our results, from its numbers and the profile ("" when it holds);
     `real_data`: the results come from the real datasets, not phantoms."""
@@ -480,11 +487,9 @@ def why_may_differ(verdict: Verdict, profile: str | None = None, real_data: bool
     if n.get("n_seeds") == 1:
         reasons.append("each point is a single run (one seed), so seed-to-seed variation is not averaged out")
     if profile is not None and profiles.get(profile).brief_gans:
-        settings = profiles.get(profile)
-        kimg = max(settings.gan_config(arch, settings.classes_resolution, 1).total_kimg
-                   for arch in registry.GAN_ARCH.values())
         reasons.append(
-            f"the `{profile}` profile's GANs are narrow and its benchmark sweeps train them for at most {kimg:,g} "
+            f"the `{profile}` profile's GANs are narrow and its benchmark sweeps train them for at most "
+            f"{sweep_kimg(profile):,g} "
             "kimg instead of the paper's up to 12,000, so no generator is near convergence"
         )
     if not real_data:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synthmed import claims
 from synthmed.analysis.neighbours import memorisation
 from synthmed.chapters import memorisation as memorisation_chapter
 from synthmed.chapters import readers, summary, utility
@@ -164,8 +165,8 @@ def test_the_summary_states_the_sweeps_training_length_from_the_profile() -> Non
 
     tiny = profiles.get("tiny")
     expected = max(tiny.gan_config(a, tiny.classes_resolution, 1).total_kimg for a in generators.GAN_ARCH.values())
-    assert summary.sweep_kimg("tiny") == expected
-    assert summary.sweep_kimg("paper") > summary.sweep_kimg("cpu") > summary.sweep_kimg("tiny")
+    assert claims.sweep_kimg("tiny") == expected
+    assert claims.sweep_kimg("paper") > claims.sweep_kimg("cpu") > claims.sweep_kimg("tiny")
 
 
 def code_lines(path: Path) -> int:

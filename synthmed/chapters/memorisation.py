@@ -59,6 +59,15 @@ def nearest_training(shared: SharedPoints, found: dict) -> dict[tuple[str, str],
     return nearest
 
 
+def shown_queries(distance: np.ndarray, *, n_queries: int, n_examples: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """Which synthetic images to show (`distance`: each one's distance to its nearest training image): among
+    `n_queries` drawn, the `n_examples` closest and as many at random, as indices, with a caption each."""
+    queries = query_indices(len(distance), n_queries, seed)
+    picked = example_queries(distance[queries], n_examples, seed)
+    order = queries[np.concatenate([picked["closest"], picked["random"]])]
+    return order, [f"closest {k + 1}" for k in range(len(picked["closest"]))] + ["random" for _ in picked["random"]]
+
+
 def neighbour_examples(shared: SharedPoints, nearest: dict, *, n_queries: int, n_examples: int,
                        seed: int) -> list[NeighbourExamples]:
     """Per run: among `n_queries` drawn synthetic images, the `n_examples` closest to the training set and as
@@ -66,11 +75,8 @@ def neighbour_examples(shared: SharedPoints, nearest: dict, *, n_queries: int, n
     shown = []
     for (modality, generator), run in shared.runs.items():
         index, distance = nearest[modality, generator]
-        queries = query_indices(len(distance), n_queries, seed)
-        picked = example_queries(distance[queries], n_examples, seed)
-        order = queries[np.concatenate([picked["closest"], picked["random"]])]
-        titles = [f"synthetic, closest {k + 1}" for k in range(len(picked["closest"]))]
-        titles += ["synthetic, random" for _ in picked["random"]]
+        order, captions = shown_queries(distance, n_queries=n_queries, n_examples=n_examples, seed=seed)
+        titles = [f"synthetic, {caption}" for caption in captions]
         resolution = run.row["resolution"]
         shown.append(NeighbourExamples(
             f"{modality}, {generator}: {run.subset.point.name} at {resolution}x{resolution}",
@@ -87,15 +93,11 @@ def browser_inputs(shared: SharedPoints, found: dict, *, n_queries: int, n_examp
     for (modality, generator), run in shared.runs.items():
         name = f"{modality}, {generator}"
         index, distance = nearest_neighbours(found[modality, generator], found[modality, "train"], k=k)
-        queries = query_indices(len(distance), n_queries, seed)
-        picked = example_queries(distance[queries, 0], n_examples, seed)
-        order = queries[np.concatenate([picked["closest"], picked["random"]])]
+        order, captions = shown_queries(distance[:, 0], n_queries=n_queries, n_examples=n_examples, seed=seed)
         browse["queries"][name] = run.synthetic["test"][order]
         browse["neighbours"][name] = run.arrays["train"][0][index[order]]
         browse["distances"][name] = distance[order]
-        browse["titles"][name] = [f"closest {j + 1}" for j in range(len(picked["closest"]))] + [
-            "random" for _ in picked["random"]
-        ]
+        browse["titles"][name] = captions
     return browse
 
 

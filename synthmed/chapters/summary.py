@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from synthmed import claims, generators, paper_results, profiles
+from synthmed import claims, paper_results
 
 BENCHMARKS = {"classes": "Fewer label combinations", "samples": "Samples per class", "resolution": "Resolution"}
 MODALITIES = ("chest", "brain")
@@ -84,8 +84,9 @@ class Summary:
             f"{everything['auc_real'].mean():.2f} for the real-trained classifiers. "
             + (
                 "With most runs at chance, the claims above test our pipeline rather than the paper: the "
-                f"`{self.profile}` profile's sweeps train each GAN for at most {sweep_kimg(self.profile):,g} kimg "
-                f"(the paper's schedule: up to {sweep_kimg('paper'):,g})."
+                f"`{self.profile}` profile's sweeps train each GAN for at most "
+                f"{claims.sweep_kimg(self.profile):,g} kimg "
+                f"(the paper's schedule: up to {claims.sweep_kimg('paper'):,g})."
                 if above < runs / 2
                 else "The synthetic data carried label information in most runs, so the claims compare "
                 "generators that learned something."
@@ -126,9 +127,3 @@ def check_claims(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     checks["paper's statement"] = checks["claim"].map(claims.STATEMENTS)
     return checks
 
-
-def sweep_kimg(profile: str) -> float:
-    """The longest schedule (kimg) of the paper's GANs in the profile's benchmark sweeps."""
-    settings = profiles.get(profile)
-    return max(settings.gan_config(arch, settings.classes_resolution, 1).total_kimg
-               for arch in generators.GAN_ARCH.values())
