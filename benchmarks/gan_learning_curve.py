@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/gan_learning_curve.py cpu                       # chest classes-20, both GANs
     .venv/bin/python benchmarks/gan_learning_curve.py cpu --arch cpdgan --at 5,10,20,30
     .venv/bin/python benchmarks/gan_learning_curve.py cpu --minibatch 32 --lr 0.002 --ema-beta 0.99
+    .venv/bin/python benchmarks/gan_learning_curve.py cpu --fmap-base 128 --fmap-max 32   # half the widths
     .venv/bin/python benchmarks/gan_learning_curve.py tiny --at 0.25,0.5       # seconds; the test suite runs this
 
 For each generator the profile's config (`synthmed.experiments.generator_config`, optionally changed by
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--ema-beta", type=float, default=None)
     parser.add_argument("--grow-kimg", type=float, default=None, help="prog-GAN kimg per level and per fade-in")
+    parser.add_argument("--fmap-base", type=int, default=None, help="width rule: channels at a stage = base / 2**stage")
+    parser.add_argument("--fmap-max", type=int, default=None, help="width rule: the widest feature map")
     parser.add_argument("--run-dir", type=Path, default=None, help="keep the runs here (default: a temp folder)")
     args = parser.parse_args(argv)
 
@@ -166,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     setting = args.setting if args.setting is not None else {"chest": 20, "brain": 10}[args.modality]
     by_arch = {arch: name for name, arch in GAN_ARCH.items()}
     generators = tuple(GAN_ARCH) if args.arch == "both" else (by_arch[args.arch],)
-    changes = {"minibatch": args.minibatch, "lr": args.lr, "ema_beta": args.ema_beta, "grow_kimg": args.grow_kimg}
+    changes = {"minibatch": args.minibatch, "lr": args.lr, "ema_beta": args.ema_beta, "grow_kimg": args.grow_kimg,
+               "fmap_base": args.fmap_base, "fmap_max": args.fmap_max}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as temp:
         learning_curve(args.profile, modality=args.modality, benchmark=args.benchmark, setting=setting,
