@@ -51,6 +51,9 @@ class Profile:
     fd_images: int  # real and generated images per Fréchet distance (paper-spec §3.1: 10,000)
     fd_features: str  # early stopping's feature space: "inception" (the paper's FID) or "domain" (the real classifier)
     fd_reals: str  # the Fréchet evaluation's reals and latents: "fresh" per evaluation or "fixed" (gan.train)
+    # The fidelity panel also in the FID Inception's pool_3 features (`experiments.panels`; needs its weights),
+    # beside the real classifier's: the result columns `fd_inception` ... `coverage_inception`, else NaN.
+    inception_panels: bool
     n_boot: int  # bootstrap resamples of every AUROC interval
     workers: int  # processes that run a chapter's points at once on a CPU (`experiments.sweep_workers`)
     needs_real_data: bool  # runs only on the real datasets and a CUDA GPU (`experiments.check_paper_ready`)
@@ -128,6 +131,7 @@ TINY = Profile(
     fd_images=256,
     fd_features="domain",
     fd_reals="fixed",
+    inception_panels=False,  # no Inception weights offline
     n_boot=200,
     workers=1,  # starting a process costs more than the work
     needs_real_data=False,
@@ -185,6 +189,7 @@ CPU = Profile(
     # features, with one fixed draw of reals and latents (the reason: synthmed.gan.train's docstring).
     fd_features="domain",
     fd_reals="fixed",
+    inception_panels=False,  # as fd_features: no Inception weights offline, and phantoms are far from ImageNet
     n_boot=1000,
     # Two one-thread processes train the cpu networks about 1.3x faster than one process with two
     # threads (benchmarks/gan_throughput.py --threads 1, two at once).
@@ -222,6 +227,7 @@ PAPER = Profile(
     fd_images=10_000,  # paper-spec §3.1
     fd_features="inception",  # the TTUR Inception pool_3 FID; the in-domain distance is logged beside it
     fd_reals="fresh",  # as the original
+    inception_panels=True,  # the paper's own feature space beside the in-domain one
     n_boot=1000,
     workers=1,  # one GPU
     needs_real_data=True,

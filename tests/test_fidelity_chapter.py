@@ -65,6 +65,36 @@ def test_best_private_point_is_the_most_useful_with_the_attack_at_chance() -> No
     assert private.verdicts()[2].status == "undecided"
 
 
+def test_t7_in_inception_features_beside_the_classifier_s_where_the_table_has_them() -> None:
+    table = results(leak_when_useful=True)
+    table["fd_inception"] = 50 - 100 * table["gap"]  # Inception's distance falls as the gap grows: T7 fails there
+    book = fidelity.FidelityChapter("paper", True, table, n_boot=100)
+    assert book.has_inception()
+    t7 = book.t7_by_features()
+    own, inception = t7.loc[("chest", "real classifier's features")], t7.loc[("chest", "Inception features (FID)")]
+    verdict = book.verdicts()[0]  # T7, chest: the classifier's row is T7's own numbers
+    assert (own["Spearman rho"], own["95% low"], own["points"]) == pytest.approx(
+        (verdict.numbers["rho"], verdict.numbers["rho_low"], verdict.numbers["points"]))
+    assert own["T7"] == "holds" and inception["Spearman rho"] == pytest.approx(-1.0)
+    assert inception["T7"] == "does not hold" and inception["points"] == 12
+    note = book.inception_note(t7)
+    assert "- **chest**: in Inception features (FID) Spearman's rho of distance and gap is -1.00" in note
+    assert "T7 does not hold in Inception features, unlike in the classifier's (holds)." in note
+
+
+def test_without_inception_columns_one_sentence_says_why() -> None:
+    book = fidelity.FidelityChapter("tiny", False, results(leak_when_useful=True), n_boot=20)  # no fd_inception
+    assert not book.has_inception()
+    t7 = book.t7_by_features()
+    assert list(t7.index.get_level_values("features").unique()) == ["real classifier's features"]
+    note = book.inception_note(t7)
+    assert note.startswith("This profile (`tiny`) has no Inception features: the FID Inception network's weights")
+    assert "not available offline" in note and "does not compute them" in note and "\n" not in note
+    nan = results(leak_when_useful=True).assign(fd_inception=float("nan"))
+    paper = fidelity.FidelityChapter("paper", True, nan, n_boot=20)
+    assert "none of its saved runs holds them" in paper.inception_note(paper.t7_by_features())
+
+
 def test_figures_have_a_panel_per_modality_and_metric() -> None:
     book = fidelity.FidelityChapter("tiny", False, results(leak_when_useful=True), n_boot=20)
     fig = plots.fidelity_vs_gap(book.means, fidelity.METRICS, book.correlations(), modalities=fidelity.MODALITIES)

@@ -133,7 +133,7 @@ def test_panels_of_a_copying_generator_and_of_an_honest_one() -> None:
     honest = {**copies, "synthetic_train": _gaussian(300, 16, 3), "synthetic_test": _gaussian(150, 16, 4)}
     copied = panels.compute_panels(copies, cap=200, n_boot=50, seed=0)
     fresh = panels.compute_panels(honest, cap=200, n_boot=50, seed=0)
-    assert set(copied) == set(panels.PANEL_COLUMNS) == set(fresh)
+    assert set(copied) == set(panels.DOMAIN_COLUMNS) == set(fresh)
     assert copied["mia_auc"] > 0.99 and copied["memorised_fraction"] == 1.0 and copied["memorised_ratio"] == 0.0
     assert abs(fresh["mia_auc"] - 0.5) < 0.1 and fresh["memorised_fraction"] < 0.2
     assert abs(copied["mia_auc_control"] - 0.5) < 0.1  # the control uses real validation images, not the copies
@@ -150,3 +150,121 @@ def test_the_panel_statistics_are_leaves_the_experiments_may_import() -> None:
         assert imports_of(leaf) <= leaves | {"synthmed.gan.frechet"}, leaf
     analysis = {m for m in imports_of("synthmed.experiments.panels") if m.startswith("synthmed.analysis")}
     assert analysis <= leaves
+
+
+# -- the fidelity panel in Inception features (the paper profile's) -----------------------------
+
+
+def _projection(seed: int, dim: int):
+    """A stand-in feature extractor: a fixed random projection of the pixels, uint8 (N, R, R) -> (N, dim)."""
+
+    def extract(images: np.ndarray) -> np.ndarray:
+        flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1) / 255.0
+        return flat @ np.random.default_rng(seed).normal(size=(flat.shape[1], dim))
+
+    return extract
+
+
+def _point_images() -> tuple[dict, dict]:
+    rng = np.random.default_rng(0)
+
+    def images(n: int, shift: int = 0) -> np.ndarray:
+        return np.clip(rng.integers(0, 200, size=(n, 6, 6)) + shift, 0, 255).astype(np.uint8)
+
+    arrays = {split: (images(n), np.zeros((n, 2), np.int8)) for split, n in (("train", 90), ("val", 30), ("test", 40))}
+    return arrays, {"train": images(90, shift=30), "test": images(40, shift=30)}
+
+
+@pytest.fixture
+def stand_ins(tmp_path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """A scratch cache; the classifier's features and the Inception's replaced by pixel projections; returns the
+    images each extractor was given."""
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    seen = {"domain": 0, "inception": 0}
+    domain, inception = _projection(1, 8), _projection(2, 16)
+
+    def extract_features(model, images):
+        seen["domain"] += len(images)
+        return domain(images)
+
+    def extractor(device="auto"):
+        def extract(images):
+            seen["inception"] += len(images)
+            return inception(images)
+
+        return extract
+
+    monkeypatch.setattr("synthmed.classify.train.extract_features", extract_features)
+    monkeypatch.setattr(panels, "inception_extractor", extractor)
+    return seen
+
+
+def test_inception_columns_are_the_fidelity_panel_in_inception_features(stand_ins, monkeypatch) -> None:
+    arrays, synthetic = _point_images()
+    found = panels.point_panels(None, arrays, synthetic, cap=60, n_boot=20, seed=3, feature_space="stand-in",
+                                inception=True)
+    assert list(found) == list(panels.PANEL_COLUMNS)
+    inception = _projection(2, 16)
+    direct = fidelity.fidelity_panel(inception(arrays["train"][0]), inception(synthetic["train"]), cap=60, seed=3)
+    assert [found[c] for c in panels.INCEPTION_COLUMNS] == pytest.approx(
+        [direct.fd, direct.kid, direct.kid_std, direct.precision, direct.recall, direct.density, direct.coverage])
+    assert stand_ins["inception"] == 2 * 60  # only the images the panel keeps pass through the network
+    domain = _projection(1, 8)
+    own = fidelity.fidelity_panel(domain(arrays["train"][0]), domain(synthetic["train"]), cap=60, seed=3)
+    assert found["fd_synthetic"] == pytest.approx(own.fd) and found["fd_inception"] != pytest.approx(own.fd)
+
+    # Cached per feature space: neither extractor runs again; without the Inception panel its columns are NaN.
+    monkeypatch.setattr(panels, "inception_extractor", lambda device="auto": pytest.fail("Inception re-extracted"))
+    before = dict(stand_ins)
+    assert panels.point_panels(None, arrays, synthetic, cap=60, n_boot=20, seed=3, feature_space="stand-in",
+                               inception=True) == pytest.approx(found)
+    off = panels.point_panels(None, arrays, synthetic, cap=60, n_boot=20, seed=3, feature_space="stand-in")
+    assert stand_ins == before
+    assert all(np.isnan(off[c]) for c in panels.INCEPTION_COLUMNS)
+    assert {c: off[c] for c in panels.DOMAIN_COLUMNS} == pytest.approx({c: found[c] for c in panels.DOMAIN_COLUMNS})
+
+
+def test_without_inception_weights_the_panel_names_the_file_before_any_work(tmp_path, monkeypatch) -> None:
+    import urllib.error
+
+    import torch
+
+    from synthmed.gan import inception
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    monkeypatch.setattr("synthmed.classify.train.extract_features", lambda *a: pytest.fail("features extracted"))
+    inception._pool3_network.cache_clear()
+    arrays, synthetic = _point_images()
+    try:
+        with pytest.raises(inception.InceptionUnavailable, match="pt_inception-2015-12-05-6726825d.pth") as error:
+            panels.point_panels(None, arrays, synthetic, cap=60, n_boot=20, seed=3, feature_space="stand-in",
+                                inception=True)
+    finally:
+        inception._pool3_network.cache_clear()
+    assert str(inception.weights_path()) in str(error.value)
+
+
+def test_only_the_paper_profile_adds_inception_panels_and_run_point_asks_for_them_before_training(
+        monkeypatch) -> None:
+    import dataclasses
+
+    from synthmed import profiles
+    from synthmed.experiments import point
+    from synthmed.gan.inception import InceptionUnavailable
+
+    assert {name for name in profiles.NAMES if profiles.get(name).inception_panels} == {"paper"}
+    monkeypatch.setitem(profiles.PROFILES, "tiny", dataclasses.replace(profiles.TINY, inception_panels=True))
+    monkeypatch.setattr(point, "_point_subset", lambda *args: (None, None, None))
+
+    def missing(device="auto"):
+        raise InceptionUnavailable("place the file pt_inception-2015-12-05-6726825d.pth")
+
+    monkeypatch.setattr(point, "inception_extractor", missing)
+    monkeypatch.setattr(point.store, "split_arrays", lambda *a, **k: pytest.fail("images loaded"))
+    with pytest.raises(InceptionUnavailable, match="pt_inception"):
+        point.run_point("chest", "classes", 20, "cpD-GAN", "tiny")

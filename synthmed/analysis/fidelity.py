@@ -3,7 +3,8 @@
 Every metric here takes feature arrays (N, D), not images: the caller chooses the space. The experiments
 use the point's real-trained classifier's pooled features (`synthmed.features.real_classifier_features`),
 the space the CPU profiles' early stopping measures its Fréchet distance in, so the panel and the stopping
-distance speak of the same thing.
+distance speak of the same thing; at the paper profile also the FID Inception's pool_3 features, the space
+the paper early-stops in (`synthmed.experiments.panels`).
 
 - Fréchet distance (`synthmed.gan.frechet.frechet_distance`, the one early stopping uses);
 - kernel inception distance (Bińkowski et al. 2018) with its standard deviation over subsets, by
@@ -119,14 +120,22 @@ def subsample(n: int, cap: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
 
 
+def panel_draws(n_real: int, n_fake: int, cap: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the real and fake items `fidelity_panel` keeps (`subsample`, seeds `seed` and
+    `seed + 1`): a caller that computes features itself may draw the images first and extract fewer."""
+    return subsample(n_real, cap, seed), subsample(n_fake, cap, seed + 1)
+
+
 def fidelity_panel(real: np.ndarray, fake: np.ndarray, *, cap: int, seed: int = 0, k: int = NEAREST_K
                    ) -> FidelityPanel:
     """Every fidelity metric of `fake` against `real` (features (N, D)), each set first subsampled to at
-    most `cap` images (a seeded draw), so that the panel's cost is bounded whatever the split's size."""
+    most `cap` images (a seeded draw, `panel_draws`), so that the panel's cost is bounded whatever the split's
+    size."""
     from synthmed.gan.frechet import frechet_distance
 
-    real = _features(real, "real")[subsample(len(real), cap, seed)]
-    fake = _features(fake, "fake")[subsample(len(fake), cap, seed + 1)]
+    keep_real, keep_fake = panel_draws(len(real), len(fake), cap, seed)
+    real = _features(real, "real")[keep_real]
+    fake = _features(fake, "fake")[keep_fake]
     kid, kid_std = kernel_distance(real, fake, seed=seed)
     found = precision_recall_density_coverage(real, fake, k=k)
     return FidelityPanel(fd=float(frechet_distance(real, fake)), kid=kid, kid_std=kid_std, n_real=len(real),

@@ -1,17 +1,18 @@
 """The "Fidelity, utility and privacy" chapter: every point of every benchmark's saved results, the fidelity
-metrics and the membership attack against the utility gap, claims T7 and T8, and which generator and setting
-gives the best utility with an attack at chance."""
+metrics and the membership attack against the utility gap, claims T7 and T8 (T7 also in Inception features where
+the profile computes them), and which generator and setting gives the best utility with an attack at chance."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from synthmed import claims, generators
+from synthmed import claims, generators, profiles
 from synthmed.chapters.summary import BENCHMARKS, MODALITIES
 
-__all__ = ["BENCHMARKS", "METRICS", "MODALITIES", "PRIVACY", "FidelityChapter", "fidelity_chapter"]
+__all__ = ["BENCHMARKS", "FD_SPACES", "METRICS", "MODALITIES", "PRIVACY", "FidelityChapter", "fidelity_chapter"]
 
 # The fidelity panel's columns (`experiments.panels`) and how the chapter names them.
 METRICS = {
@@ -27,8 +28,11 @@ PRIVACY = {
     "mia_tpr_at_1fpr": "TPR at 1% FPR",
     "memorised_fraction": "memorised fraction",
 }
+# T7's Fréchet distance per feature space (`experiments.panels`): the real classifier's, and the FID Inception's
+# where the profile computes it (`Profile.inception_panels`; NaN elsewhere).
+FD_SPACES = {"fd_synthetic": "real classifier's features", "fd_inception": "Inception features (FID)"}
 _MEANS = [*METRICS, *PRIVACY, "mia_auc_low", "mia_auc_high", "mia_auc_control", "memorised_ratio",
-          "auc_real", "auc_synthetic"]
+          "auc_real", "auc_synthetic", "fd_inception"]
 
 
 @dataclass
@@ -43,6 +47,8 @@ class FidelityChapter:
     means: pd.DataFrame = field(init=False)  # one row per modality, benchmark, setting and generator
 
     def __post_init__(self) -> None:
+        if "fd_inception" not in self.results.columns:  # a table from before the Inception panel: none computed
+            self.results = self.results.assign(fd_inception=math.nan)
         self.means = claims.point_means(self.results, _MEANS)
 
     def data_note(self) -> str:
@@ -104,6 +110,55 @@ class FidelityChapter:
 
     def claims_markdown(self) -> str:
         return claims.verdicts_markdown(self.verdicts(), self.profile, real_data=self.real_data)
+
+    def has_inception(self) -> bool:
+        """Whether any run has the fidelity panel in Inception features (the paper profile's)."""
+        return bool(self.results["fd_inception"].notna().any())
+
+    def t7_by_features(self) -> pd.DataFrame:
+        """T7's correlation per modality in each feature space with values (`FD_SPACES`; Inception features only
+        where computed): Spearman's rho of the Fréchet distance and the gap across points, its bootstrap
+        interval, the points, and T7's verdict in that space (holds: the interval lies above 0). The in-domain
+        row is T7's own verdict (`claims.t7_fidelity_tracks_gap`, same points, resamples and seed)."""
+        rows = []
+        for modality in MODALITIES:
+            mine = self.means[self.means["modality"] == modality]
+            for column, space in FD_SPACES.items():
+                if column == "fd_inception" and not mine[column].notna().any():
+                    continue
+                found = claims.spearman_interval(mine[column], mine["gap"], n_boot=self.n_boot, seed=self.seed)
+                verdict = ("undecided" if not (math.isfinite(found["low"]) and math.isfinite(found["high"]))
+                           else "holds" if found["low"] > 0 else "does not hold")
+                rows.append({"modality": modality, "features": space, "Spearman rho": found["rho"],
+                             "95% low": found["low"], "95% high": found["high"], "points": found["n"], "T7": verdict})
+        return pd.DataFrame(rows).set_index(["modality", "features"])
+
+    def inception_note(self, t7: pd.DataFrame) -> str:
+        """T7 in Inception features beside the classifier's, per modality, from `t7_by_features`; where no run has
+        Inception features, one sentence saying why."""
+        if not self.has_inception():
+            why = ("the FID Inception network's weights are not available offline, and the phantom images are far "
+                   "from the photographs it learned from, so the profile does not compute them"
+                   if not profiles.get(self.profile).inception_panels else  # `Profile.inception_panels`
+                   "none of its saved runs holds them (tables saved before the Inception panel existed)")
+            return (f"This profile (`{self.profile}`) has no Inception features: {why}; every fidelity number on "
+                    "this page is in the real classifier's features, and the `paper` profile adds T7 in the "
+                    "Inception features its GANs are early-stopped on.")
+        lines = []
+        for modality in MODALITIES:
+            if (modality, FD_SPACES["fd_inception"]) not in t7.index:
+                lines.append(f"- **{modality}**: no point has an Inception Fréchet distance.")
+                continue
+            inc, own = t7.loc[(modality, FD_SPACES["fd_inception"])], t7.loc[(modality, FD_SPACES["fd_synthetic"])]
+            same = "the same verdict as" if inc["T7"] == own["T7"] else "unlike"
+            lines.append(
+                f"- **{modality}**: in Inception features (FID) Spearman's rho of distance and gap is "
+                f"{inc['Spearman rho']:+.2f} (interval {inc['95% low']:+.2f} to {inc['95% high']:+.2f}, "
+                f"{int(inc['points'])} points), against {own['Spearman rho']:+.2f} ({own['95% low']:+.2f} to "
+                f"{own['95% high']:+.2f}) in the real classifier's features: T7 {inc['T7']} in Inception features, "
+                f"{same} in the classifier's ({own['T7']})."
+            )
+        return "\n".join(lines)
 
     def privacy_table(self) -> pd.DataFrame:
         """Per modality and generator, over its points: the attack AUROC (mean and range), points whose

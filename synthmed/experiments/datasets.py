@@ -51,8 +51,8 @@ def check_paper_ready(
     scale would take days to write and prove nothing), on a CUDA GPU (a DenseNet-121 at 224 px and
     the paper-width GANs on a CPU would take months), and, with ImageNet classifier weights (its
     default), on torchvision's weights file, which this fetches into torchvision's cache (or says
-    where to place it); likewise the FID Inception's weights (`synthmed.gan.inception`). Other
-    profiles pass unchecked.
+    where to place it); likewise the FID Inception's weights (`synthmed.gan.inception`: early stopping's
+    and the Inception fidelity panel's). Other profiles pass unchecked.
     """
     if not profiles.get(profile).needs_real_data:
         return
@@ -72,7 +72,7 @@ def check_paper_ready(
 
     if profiles.get(profile).classifier_config(weights=classifier_weights).weights == IMAGENET:
         fetch_imagenet_weights()
-    if profiles.get(profile).fd_features == "inception":
+    if profiles.get(profile).fd_features == "inception" or profiles.get(profile).inception_panels:
         from synthmed.gan.inception import inception_extractor
 
         inception_extractor(device="cpu")  # loads (or downloads) it once; InceptionUnavailable names the file

@@ -17,7 +17,7 @@ from synthmed import generators, profiles
 from synthmed.config import stable_hash
 from synthmed.data import benchmarks, store
 from synthmed.experiments.datasets import Source, check_paper_ready, load_source
-from synthmed.experiments.panels import point_panels
+from synthmed.experiments.panels import inception_extractor, point_panels
 from synthmed.features import real_classifier_features
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,8 @@ def run_point(
     start = time.perf_counter()
     source, point, subset = _point_subset(modality, benchmark, setting, profile, source, data_root, device,
                                           classifier_weights)
+    if settings.inception_panels:  # its weights before any training: InceptionUnavailable names a missing file
+        inception_extractor(device)
     resolution = point_resolution(point, profile)
     arrays = store.split_arrays(subset, modality, resolution, progress=progress)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
@@ -178,10 +180,11 @@ def run_point(
     }
     times["generator_s"] = time.perf_counter() - t
 
-    # The fidelity and privacy panels (experiments.panels), in the real classifier's features, cached.
+    # The fidelity and privacy panels (experiments.panels), in the real classifier's features (and the fidelity
+    # panel in Inception features where the profile asks), cached.
     t = time.perf_counter()
     panels = point_panels(real_model, arrays, synthetic, cap=settings.fd_images, n_boot=settings.n_boot, seed=seed,
-                          feature_space=domain.name)
+                          feature_space=domain.name, inception=settings.inception_panels, device=device)
     panels_s = time.perf_counter() - t
 
     # Synthetic-trained classifier, validated on synthetic val, tested on the real test split.

@@ -61,7 +61,8 @@ RESULT_COLUMNS: dict[str, str] = {
     "generator_train_s": "float64",
     "config_hash": "object",
     "version": "object",
-    # The fidelity and privacy panels (`synthmed.experiments.panels`), then the seconds they took.
+    # The fidelity and privacy panels (`synthmed.experiments.panels`; the Inception fidelity columns NaN where
+    # the profile has none), then the seconds they took.
     **PANEL_COLUMNS,
     "panels_s": "float64",
 }
@@ -101,6 +102,9 @@ _AUC_COLUMNS = (
     "precision",
     "recall",
     "coverage",
+    "precision_inception",
+    "recall_inception",
+    "coverage_inception",
 )
 
 _CHOICES = {
