@@ -119,7 +119,8 @@ def _submit(args: argparse.Namespace) -> int:
     spec = RunSpec(args.profile, args.data_root, args.device, args.classifier_weights, args.precision)
     submission = submit_sweep(args.modality, args.benchmark, args.profile, args.executor, settings=args.settings,
                               generators=args.generators, seeds=args.seeds, resources=_resources(args), spec=spec,
-                              folder=args.jobs_folder, parallel=args.parallel, dry_run=args.dry_run)
+                              folder=args.jobs_folder, parallel=args.parallel, per_gpu=args.per_gpu,
+                              dry_run=args.dry_run)
     print(submission.describe())
     if args.dry_run or not submission.jobs:
         return 0
@@ -146,6 +147,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from synthmed.experiments import results_path, run_sweep
 
+    if args.per_gpu is not None and args.executor == "inline":
+        args.executor = "local"  # --per-gpu runs local processes
     if args.executor != "inline":
         return _submit(args)
     if args.dry_run:
@@ -270,13 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--dry-run", action="store_true", help="print the jobs and their resources, submit nothing")
     cluster.add_argument("--partition", default=None)
     cluster.add_argument("--account", default=None)
-    cluster.add_argument("--gpus-per-job", type=int, default=None)
+    cluster.add_argument("--gpus-per-job", type=int, default=None,
+                         help="GPUs given to each job; a job trains on the first (one GAN on several GPUs: "
+                         "torchrun -m synthmed.gan.ddp)")
     cluster.add_argument("--cpus-per-job", type=int, default=None)
     cluster.add_argument("--mem-gb", type=int, default=None)
     cluster.add_argument("--time-min", type=int, default=None, help="a job past it is requeued and resumes")
     cluster.add_argument("--array-parallelism", type=int, default=None, help="jobs of the array that run at once")
     cluster.add_argument("--parallel", type=int, default=None,
-                         help="local: jobs at once (several small points on one GPU); default: --array-parallelism")
+                         help="local: jobs at once, on the same GPU(s) (--per-gpu spreads them over the GPUs); "
+                         "default: --array-parallelism")
+    cluster.add_argument("--per-gpu", type=int, default=None, metavar="K",
+                         help="K jobs at once on each visible GPU, each pinned to one (implies --executor local); "
+                         "with no GPU, K processes on the CPU, the cores split between them")
     cluster.add_argument("--jobs-folder", default=None, help="submitit's pickles and logs; default: "
                          "SYNTHMED_HOME/jobs/MODALITY-BENCHMARK-PROFILE")
     cluster.add_argument("--wait", action="store_true", help="slurm: wait for the jobs and report failures")

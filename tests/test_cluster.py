@@ -174,3 +174,153 @@ def test_a_local_job_preempted_mid_gan_is_requeued_and_resumes_to_the_same_resul
     result = experiments.load_results("chest", "classes", "tiny")
     timing = [c for c in result.columns if "seconds" in c or c.endswith("_s") or "time" in c]
     pd.testing.assert_frame_equal(result.drop(columns=timing), reference.drop(columns=timing))
+
+
+# --------------------------------------------------------------------------------------------------
+# Rerunning a sweep
+
+
+def test_a_rerun_submits_the_failed_skipped_and_half_saved_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Of four runs one saves, one fails, one is skipped (too few label combinations) and one is stopped
+    between its two table writes (a results row, no per-label rows): the rerun submits the last three."""
+    import pdb
+
+    from synthmed.data import benchmarks
+
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    monkeypatch.setattr(pdb, "post_mortem", lambda *args: None)  # the debug executor's hook on a failed job
+    calls: list = []
+    fake = fake_run_point(calls)
+
+    def run_point(modality, benchmark, setting, generator, profile, seed=0, **kwargs):
+        if (setting, seed) == (6, 0):
+            raise RuntimeError("out of memory")
+        if (setting, seed) == (6, 1):
+            raise benchmarks.TooFewCombinations("too few combinations")
+        return fake(modality, benchmark, setting, generator, profile, seed, **kwargs)
+
+    save_merged = cluster.save_merged
+
+    def half_saved(results, labels, *args):  # (20, 1): its per-label rows are lost
+        if results["seed"].iloc[0] == 1:
+            labels = labels.iloc[0:0]
+        save_merged(results, labels, *args)
+
+    monkeypatch.setattr(cluster, "run_point", run_point)
+    monkeypatch.setattr(cluster, "save_merged", half_saved)
+    monkeypatch.setattr(cluster, "load_source", lambda *args: "source")
+    sweep = {"settings": (20, 6), "generators": ("cpD-GAN",), "seeds": (0, 1)}
+    first = cluster.submit_sweep("chest", "classes", "tiny", "debug", **sweep)
+    outcome = cluster.collect(first)
+    key = lambda setting, seed: cluster.PointKey("chest", "classes", setting, "cpD-GAN", seed)  # noqa: E731
+    assert list(outcome.failed) == [key(6, 0)] and "out of memory" in outcome.failed[key(6, 0)]
+    assert outcome.done[key(6, 1)]["status"] == "skipped"
+    assert len(experiments.load_results("chest", "classes", "tiny")) == 2  # (20, 0) and the half-saved (20, 1)
+
+    again = cluster.submit_sweep("chest", "classes", "tiny", "debug", dry_run=True, **sweep)
+    assert again.missing == [key(20, 1), key(6, 0), key(6, 1)]
+    monkeypatch.setattr(cluster, "run_point", fake)
+    monkeypatch.setattr(cluster, "save_merged", save_merged)
+    assert not cluster.collect(cluster.submit_sweep("chest", "classes", "tiny", "debug", **sweep)).failed
+    assert cluster.submit_sweep("chest", "classes", "tiny", "debug", dry_run=True, **sweep).missing == []
+    labels = experiments.load_results("chest", "classes", "tiny", per_label=True)
+    assert len(labels.drop_duplicates(["setting", "seed"])) == 4
+
+
+# --------------------------------------------------------------------------------------------------
+# Several jobs on one GPU (--per-gpu)
+
+
+def test_gpu_slots_pin_each_job_to_one_gpu_round_robin(monkeypatch: pytest.MonkeyPatch) -> None:
+    slots = [cluster.gpu_slot(slot, [2, 5])["visible_gpus"] for slot in range(2 * 3)]  # 2 GPUs, K = 3
+    assert slots == [(2,), (5,), (2,), (5,), (2,), (5,)]
+    assert cluster.gpu_slot(0, [2, 5])["gpus_per_node"] == 1
+    assert cluster.gpu_slot(3, []) == {"gpus_per_node": 0, "visible_gpus": ()}  # no GPU: the CPU
+    assert cluster.slot_threads(4, cores=16) == 4 and cluster.slot_threads(4, cores=2) == 1
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,7")
+    assert cluster.visible_gpus() == [3, 7]  # the parent's own GPUs, as a child's CUDA_VISIBLE_DEVICES names them
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert cluster.visible_gpus() == [0, 1]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-1a2b,GPU-3c4d")
+    with pytest.raises(ValueError, match="UUID"):
+        cluster.visible_gpus()
+
+
+def test_a_freed_slot_takes_the_next_job_on_its_own_gpu() -> None:
+    """Jobs finish in any order; the next job goes to the GPU that a finished one left, never a third on one."""
+
+    class Job:
+        def __init__(self, gpu):
+            self.gpu, self.finished = gpu, False
+
+        def done(self):
+            return self.finished
+
+    class Executor:
+        def __init__(self):
+            self.parameters, self.started = {}, []
+
+        def update_parameters(self, **kwargs):
+            self.parameters.update(kwargs)
+
+        def submit(self, job):
+            self.started.append(Job(self.parameters["visible_gpus"][0]))
+            if len(self.started) == 4:
+                self.started[1].finished = True  # the second job (on GPU 1) ends first
+            return self.started[-1]
+
+    executor = Executor()
+    work = [cluster.PointJob(cluster.PointKey("chest", "classes", 20, "cpD-GAN", seed), experiments.RunSpec("tiny"))
+            for seed in range(5)]
+    started = cluster._throttled(executor, work, at_once=4, gpus=[0, 1])  # K = 2 on 2 GPUs
+    assert [job.gpu for job in started.values()] == [0, 1, 0, 1, 1]
+
+
+def test_per_gpu_is_checked_and_shown_in_the_dry_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    run = ["run", "--modality", "chest", "--benchmark", "classes", "--profile", "tiny"]
+    for bad, message in ((["--per-gpu", "0"], "at least 1, got 0"),
+                         (["--per-gpu", "2", "--executor", "slurm"], "does not combine with the slurm executor"),
+                         (["--per-gpu", "2", "--parallel", "3"], "give one"),
+                         (["--per-gpu", "2", "--gpus-per-job", "2"], "does not combine with --gpus-per-job 2"),
+                         (["--per-gpu", "2", "--device", "cuda:1"], "give --device auto, cuda or cpu")):
+        if "--device" in bad:
+            monkeypatch.setattr(cli, "_check_device", lambda device: None)
+        assert cli.main([*run, *bad, "--dry-run"]) == 1
+        assert message in capsys.readouterr().err, bad
+    assert cli.main([*run, "--per-gpu", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "(local executor)" in out and "gpus_per_node=0" in out
+    assert f"no GPU: 2 jobs at once on the CPU, {cluster.slot_threads(2)} CPU threads each" in out
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert cli.main([*run, "--per-gpu", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "gpus_per_node=1" in out and "2 jobs at once on each of 2 GPUs (0, 1): 4 processes" in out
+    assert cli.main([*run, "--executor", "slurm", "--gpus-per-job", "2", "--dry-run"]) == 0
+    assert "each job gets 2 GPUs but trains on the first" in capsys.readouterr().out
+    assert not (tmp_path / "jobs").exists()
+
+
+@pytest.mark.timeout(600)
+def test_per_gpu_runs_k_points_at_once_on_the_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--per-gpu 2 on a machine without a GPU: both runs of the sweep start at once, each a local process
+    (submitit's LocalExecutor) with no GPU visible and its share of the cores, and both rows land."""
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    data = profiles.get("tiny").data_config(chest_patients=80)
+    submission = cluster.submit_sweep("chest", "classes", "tiny", "local", settings=(20,), generators=("cpD-GAN",),
+                                      seeds=(0, 1), spec=experiments.RunSpec("tiny", device="cpu"), data=data,
+                                      generator_overrides={"total_kimg": 0.5}, per_gpu=2)
+    assert len(submission.jobs) == 2 and not any(job.done() for job in submission.jobs.values())  # at once
+    outcome = cluster.collect(submission)
+    assert not outcome.failed, outcome.describe()
+    for result in outcome.done.values():
+        assert result["status"] == "done" and result["gpus"] == "" and result["threads"] == cluster.slot_threads(2)
+    assert sorted(experiments.load_results("chest", "classes", "tiny")["seed"]) == [0, 1]

@@ -15,14 +15,19 @@ points of one sweep submitted as one Slurm job array, or as local processes.
   `collect` waits for the jobs and reports each failure with its log path.
 
 Executors: "slurm" (sbatch, a job array per sweep), "local" (each job a local process, at most
-`parallel` at once: several small points on one GPU, or tests of the real submission, pickling, requeue
-and collection code) and "debug" (submitit's DebugExecutor: in this process, when `result` is asked).
+`parallel` at once, or `per_gpu` at once on each visible GPU, each job pinned to one; also tests of the
+real submission, pickling, requeue and collection code) and "debug" (submitit's DebugExecutor: in this
+process, when `result` is asked).
+
+A job trains its GAN on one device: with `gpus_per_job` > 1 a job is given that many GPUs but uses the
+first (`Submission.describe` and the job's log say so); one GAN on several GPUs is `synthmed.gan.ddp`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,18 +75,28 @@ class PointKey:
 class PointJob:
     """A picklable, checkpointable job: `run_point` for one `PointKey`, its rows merged into the sweep's tables.
 
-    `data`: the modality's data settings (None: the profile's); `generator_overrides`: as `run_point`'s.
-    submitit calls `checkpoint` when the job is preempted or reaches its time limit; the job it
-    returns is this one again, since the caches and the GAN's checkpoints hold the progress.
+    `data`: the modality's data settings (None: the profile's); `generator_overrides`: as `run_point`'s;
+    `threads`: torch's CPU threads in the job (None: torch's default). submitit calls `checkpoint` when
+    the job is preempted or reaches its time limit; the job it returns is this one again, since the
+    caches and the GAN's checkpoints hold the progress.
     """
 
     key: PointKey
     spec: RunSpec
     data: DataConfig | None = None
     generator_overrides: Mapping[str, object] | None = None
+    threads: int | None = None
 
     def __call__(self) -> dict[str, Any]:
+        import torch
+
         key, spec = self.key, self.spec
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        if torch.cuda.device_count() > 1:
+            log.warning("%s: %d GPUs visible; this job trains on the first (one GAN on several GPUs: "
+                        "torchrun -m synthmed.gan.ddp)", key.name(), torch.cuda.device_count())
+        where = {"gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), "threads": torch.get_num_threads()}
         data = self.data if self.data is not None else profiles.get(spec.profile).data
         source = load_source(key.modality, data, spec.data_root)
         try:
@@ -89,10 +104,10 @@ class PointJob:
                             source=source, generator_overrides=self.generator_overrides, **spec.options())
         except benchmarks.TooFewCombinations as err:
             log.warning("%s skipped: %s", key.name(), err)
-            return {**dataclasses.asdict(key), "status": "skipped", "reason": str(err)}
+            return {**dataclasses.asdict(key), **where, "status": "skipped", "reason": str(err)}
         results = validate_results(pd.DataFrame([run.row], columns=list(RESULT_COLUMNS)))
         save_merged(results, validate_label_results(label_rows(run)), key.modality, key.benchmark, spec.profile)
-        return {**dataclasses.asdict(key), "status": "done", "gap": float(run.row["gap"])}
+        return {**dataclasses.asdict(key), **where, "status": "done", "gap": float(run.row["gap"])}
 
     def checkpoint(self, *args: Any, **kwargs: Any):
         """submitit's hook on preemption or time-out: requeue the same job (it resumes from the caches)."""
@@ -120,15 +135,20 @@ def sweep_points(modality: str, benchmark: str, profile: str, settings=None, gen
 
 
 def missing_points(points: Sequence[PointKey], profile: str) -> list[PointKey]:
-    """The points whose run the sweep's saved results table lacks (a corrupt table lacks them all)."""
+    """The points whose run the sweep's saved tables lack: no row in the results table or none in the
+    per-label table (a job stopped between the two writes). A missing or corrupt table lacks them all.
+    A job that failed, or a setting skipped for too few label combinations, left no row: it is missing."""
+    def runs(modality: str, benchmark: str, per_label: bool) -> set[tuple]:
+        try:
+            table = load_results(modality, benchmark, profile, per_label=per_label)
+        except (FileNotFoundError, CorruptTable):
+            return set()
+        return set(zip(table["modality"], table["benchmark"], table["setting"], table["generator"], table["seed"],
+                       strict=True))
+
     present: set[tuple] = set()
     for modality, benchmark in dict.fromkeys((p.modality, p.benchmark) for p in points):
-        try:
-            table = load_results(modality, benchmark, profile)
-        except (FileNotFoundError, CorruptTable):
-            continue
-        present |= set(zip(table["modality"], table["benchmark"], table["setting"], table["generator"],
-                           table["seed"], strict=True))
+        present |= runs(modality, benchmark, False) & runs(modality, benchmark, True)
     return [p for p in points if (p.modality, p.benchmark, p.setting, p.generator, p.seed) not in present]
 
 
@@ -150,6 +170,36 @@ def executor_parameters(executor: str, resources: profiles.SlurmResources, name:
     return parameters
 
 
+def visible_gpus() -> list[int]:
+    """The GPUs this process may use, as a child's CUDA_VISIBLE_DEVICES names them (the parent's list, if set)."""
+    import torch
+
+    count = torch.cuda.device_count()
+    named = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if named is None:
+        return list(range(count))
+    names = [name.strip() for name in named.split(",") if name.strip()][:count]
+    if not all(name.isdigit() for name in names):
+        raise ValueError(f"--per-gpu: CUDA_VISIBLE_DEVICES={named} names GPUs by UUID; give their indices instead")
+    return [int(name) for name in names]
+
+
+def gpu_slot(slot: int, gpus: Sequence[int]) -> dict[str, Any]:
+    """submitit's local parameters for the job in `slot` (0 .. n * K - 1 with K jobs per GPU): GPU
+    gpus[slot % n] alone, so each GPU holds K slots; no GPU (CUDA_VISIBLE_DEVICES empty) on a machine without."""
+    if slot < 0:
+        raise ValueError(f"slot: expected >= 0, got {slot}")
+    if not gpus:
+        return {"gpus_per_node": 0, "visible_gpus": ()}
+    return {"gpus_per_node": 1, "visible_gpus": (int(gpus[slot % len(gpus)]),)}
+
+
+def slot_threads(slots: int, cores: int | None = None) -> int:
+    """torch's CPU threads per job when `slots` jobs share the machine: its cores split evenly, at least one."""
+    cores = cores if cores is not None else len(os.sched_getaffinity(0))
+    return max(1, cores // max(1, slots))
+
+
 def jobs_folder(modality: str, benchmark: str, profile: str) -> Path:
     """Where submitit keeps a sweep's jobs: pickles and logs, one subfolder per job id."""
     return home() / "jobs" / f"{modality}-{benchmark}-{profile}"
@@ -167,6 +217,7 @@ class Submission:
     folder: Path
     jobs: dict[PointKey, Any] = dataclasses.field(default_factory=dict)
     dry_run: bool = False
+    sharing: str = ""  # with per_gpu: how the jobs share the GPUs (or the CPU)
 
     def describe(self) -> str:
         """The jobs and their resources, for the terminal."""
@@ -174,6 +225,11 @@ class Submission:
                  f"{len(self.missing)} to {'submit' if self.dry_run else 'run'} ({self.executor} executor)"]
         shown = ", ".join(f"{k}={v}" for k, v in self.parameters.items() if k != "name")
         lines.append(f"each job: {shown}")
+        if self.sharing:
+            lines.append(self.sharing)
+        if int(self.parameters.get("gpus_per_node", 0)) > 1:
+            lines.append(f"note: each job gets {self.parameters['gpus_per_node']} GPUs but trains on the first; one "
+                         "GAN on several GPUs is torchrun -m synthmed.gan.ddp (book/reproduce.md, On a cluster)")
         lines.append(f"job folder (pickles, logs): {self.folder}")
         for key in self.missing:
             job = self.jobs.get(key)
@@ -186,6 +242,10 @@ class Submission:
 def make_executor(executor: str, folder: Path, parameters: Mapping[str, Any]):
     import submitit  # only when jobs are submitted
 
+    if executor == "local":  # submitit's own class: AutoExecutor does not pass visible_gpus (per_gpu) on
+        chosen = submitit.LocalExecutor(folder=folder / "%j")
+        chosen.update_parameters(**{k: v for k, v in parameters.items() if k != "name"})
+        return chosen
     chosen = submitit.AutoExecutor(folder=folder / "%j", cluster=executor)
     chosen.update_parameters(**parameters)
     return chosen
@@ -206,6 +266,7 @@ def submit_sweep(
     generator_overrides: Mapping[str, object] | None = None,
     folder: str | Path | None = None,
     parallel: int | None = None,
+    per_gpu: int | None = None,
     dry_run: bool = False,
 ) -> Submission:
     """Submit one job per run of the sweep its saved table lacks (`missing_points`).
@@ -214,7 +275,10 @@ def submit_sweep(
     options (None: the profile's defaults). "slurm" submits the jobs as one array
     (`array_parallelism` at once); "local" starts at most `parallel` (None: the profile's
     `array_parallelism`) processes at once and returns when all have been started; "debug" runs each
-    job in this process when its result is asked (`collect`). `dry_run`: only say what would be submitted.
+    job in this process when its result is asked (`collect`). `per_gpu` K (local only, instead of
+    `parallel`): K jobs at once on each visible GPU, each job pinned to one (`gpu_slot`), or K on the CPU
+    where there is none (or `spec.device` is "cpu"); the jobs split the CPU cores (`slot_threads`).
+    `dry_run`: only say what would be submitted.
     """
     points = sweep_points(modality, benchmark, profile, settings, generators, seeds)
     resources = resources or profiles.get(profile).slurm
@@ -223,13 +287,25 @@ def submit_sweep(
         raise ValueError(f"submit_sweep: spec is for profile {spec.profile}, the sweep for {profile}")
     folder = Path(folder) if folder is not None else jobs_folder(modality, benchmark, profile)
     parameters = executor_parameters(executor, resources, f"synthmed-{modality}-{benchmark}-{profile}")
-    submission = Submission(executor, points, missing_points(points, profile), parameters, folder, dry_run=dry_run)
+    gpus, threads, sharing = None, None, ""
+    if per_gpu is not None:
+        gpus = _per_gpu_devices(per_gpu, executor, parallel, resources, spec)
+        parallel = max(1, len(gpus)) * per_gpu
+        parameters["gpus_per_node"] = 1 if gpus else 0
+        threads = slot_threads(parallel)
+        if gpus:
+            sharing = (f"per GPU: {per_gpu} jobs at once on each of {len(gpus)} GPUs ({', '.join(map(str, gpus))}): "
+                       f"{parallel} processes, {threads} CPU threads each")
+        else:
+            sharing = f"no GPU: {per_gpu} jobs at once on the CPU, {threads} CPU threads each"
+    submission = Submission(executor, points, missing_points(points, profile), parameters, folder, dry_run=dry_run,
+                            sharing=sharing)
     if dry_run or not submission.missing:
         return submission
     chosen = make_executor(executor, folder, parameters)
-    work = [PointJob(key, spec, data, generator_overrides) for key in submission.missing]
+    work = [PointJob(key, spec, data, generator_overrides, threads) for key in submission.missing]
     if executor == "local":
-        submission.jobs = _throttled(chosen, work, parallel or resources.array_parallelism)
+        submission.jobs = _throttled(chosen, work, parallel or resources.array_parallelism, gpus)
     else:
         with chosen.batch():  # one job array on Slurm
             pending = [(job.key, chosen.submit(job)) for job in work]
@@ -239,15 +315,39 @@ def submit_sweep(
     return submission
 
 
-def _throttled(executor, work: list[PointJob], at_once: int) -> dict[PointKey, Any]:
-    """Start local jobs, at most `at_once` running at a time; returns when the last has started."""
+def _per_gpu_devices(per_gpu: int, executor: str, parallel: int | None, resources: profiles.SlurmResources,
+                     spec: RunSpec) -> list[int]:
+    """Check `per_gpu`'s companions; the GPUs its jobs share (none: the CPU)."""
+    if isinstance(per_gpu, bool) or not isinstance(per_gpu, int) or per_gpu < 1:
+        raise ValueError(f"--per-gpu: expected a whole number of jobs per GPU, at least 1, got {per_gpu!r}")
+    if executor != "local":
+        raise ValueError(f"--per-gpu: runs local processes; it does not combine with the {executor} executor")
+    if parallel is not None:
+        raise ValueError("--per-gpu and --parallel both say how many jobs run at once: give one")
+    if resources.gpus_per_job > 1:
+        raise ValueError(f"--per-gpu: each job gets one GPU; it does not combine with --gpus-per-job "
+                         f"{resources.gpus_per_job}")
+    if spec.device not in ("auto", "cuda", "cpu"):
+        raise ValueError(f"--per-gpu: each job sees one GPU as cuda:0; give --device auto, cuda or cpu, "
+                         f"not {spec.device}")
+    return [] if spec.device == "cpu" else visible_gpus()
+
+
+def _throttled(executor, work: list[PointJob], at_once: int, gpus: Sequence[int] | None = None) -> dict[PointKey, Any]:
+    """Start local jobs, at most `at_once` running at a time; returns when the last has started.
+
+    `gpus` (per_gpu): each job takes a free slot and runs on that slot's GPU (`gpu_slot`), so every GPU
+    holds at most at_once / len(gpus) jobs whatever order they finish in."""
     if at_once < 1:
         raise ValueError(f"parallel: expected at least 1 job at once, got {at_once}")
     started: dict[PointKey, Any] = {}
+    slots: list[Any] = [None] * at_once
     for job in work:
-        while sum(not j.done() for j in started.values()) >= at_once:
+        while (slot := next((i for i, j in enumerate(slots) if j is None or j.done()), None)) is None:
             time.sleep(0.5)
-        started[job.key] = executor.submit(job)
+        if gpus is not None:
+            executor.update_parameters(**gpu_slot(slot, gpus))
+        slots[slot] = started[job.key] = executor.submit(job)
     return started
 
 
