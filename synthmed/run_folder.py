@@ -1,7 +1,9 @@
 """A training run's folder, as the generators' training loops keep it (`synthmed.gan.train`,
 `synthmed.diffusion.train`): the result record, atomic checkpoints, the JSON-lines log (a half-written last
 line dropped, records past the last checkpoint truncated on resume), seeded global RNGs, the training
-data's digest, seeds derived from the run's, and sample grids. A leaf below both loops."""
+data's digest, seeds derived from the run's, and sample grids; and what both loops do around their steps:
+checked options, the progress record, resume checks, evaluations with the paper's patience, the
+housekeeping schedule and its timing, and cache keys. A leaf below both loops."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from PIL import Image
 
 from synthmed import cache
 from synthmed import config as settings
+from synthmed.gan.frechet import extractor_name
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +170,239 @@ def discard_run(run_dir: Path, grids: str) -> None:
     (run_dir / "log.jsonl").unlink(missing_ok=True)
     for grid in run_dir.glob(grids):
         grid.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# What both training loops share around their steps: options, progress, resume checks, housekeeping
+
+FD_REALS = ("fixed", "fresh")  # the Fréchet evaluation's reals and noise: one draw, or one per evaluation
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """How often a run writes a log record, a checkpoint and a sample grid (kimg; grid 0 = never)."""
+
+    tick_kimg: float
+    checkpoint_every_kimg: float
+    grid_every_kimg: float
+
+
+def check_options(*, fd_every_kimg: float, max_kimg: float | None, fd_images: int, fd_reals: str,
+                  tick_kimg: float | None, checkpoint_every_kimg: float | None, grid_every_kimg: float | None,
+                  grid_default_kimg: float | None, grid_size: tuple[int, int]) -> Intervals:
+    """A training call's options checked, with their defaults: a tick every quarter of the Fréchet interval,
+    a checkpoint every interval, a grid every ``grid_default_kimg`` (None: every checkpoint)."""
+    if max_kimg is not None and max_kimg < 0:
+        raise ValueError(f"max_kimg: expected None or a number >= 0, got {max_kimg}")
+    if fd_images < 2:
+        raise ValueError(f"fd_images: expected at least 2 images per Fréchet distance, got {fd_images}")
+    if fd_reals not in FD_REALS:
+        raise ValueError(f"fd_reals: expected one of {', '.join(FD_REALS)}, got {fd_reals!r}")
+    tick_kimg = fd_every_kimg / 4 if tick_kimg is None else tick_kimg
+    checkpoint_every_kimg = fd_every_kimg if checkpoint_every_kimg is None else checkpoint_every_kimg
+    if grid_every_kimg is None:
+        grid_every_kimg = checkpoint_every_kimg if grid_default_kimg is None else grid_default_kimg
+    for name, value in (("tick_kimg", tick_kimg), ("checkpoint_every_kimg", checkpoint_every_kimg)):
+        if not value > 0:
+            raise ValueError(f"{name}: expected a number > 0, got {value}")
+    if grid_every_kimg < 0 or min(grid_size) < 1:
+        raise ValueError(f"grid_every_kimg >= 0 and grid_size >= (1, 1) expected, "
+                         f"got {grid_every_kimg} and {grid_size}")
+    return Intervals(tick_kimg, checkpoint_every_kimg, grid_every_kimg)
+
+
+def new_progress(min_fd_kimg: float, fd_every_kimg: float, **extra: Any) -> dict[str, Any]:
+    """A fresh run's progress record (saved in each checkpoint): evaluations fall on multiples of the
+    Fréchet interval, from the first at or past ``min_fd_kimg``."""
+    first_fd_kimg = math.ceil(min_fd_kimg / fd_every_kimg - 1e-9) * fd_every_kimg
+    return {
+        "nimg": 0,  # images trained on
+        "step": 0,  # optimiser (G) steps
+        **extra,
+        "best_fd": None,
+        "best_kimg": None,
+        "evals": 0,
+        "evals_since_best": 0,
+        "best_monitors": {},  # the monitors' distances at the best evaluation
+        "next_fd_nimg": first_fd_kimg * 1000,
+        "done": False,
+        "stop_reason": "",
+        "train_seconds": 0.0,
+    }
+
+
+def usable_checkpoint(last_path: Path, best_path: Path, load: Callable[[Path], dict], what: str) -> dict | None:
+    """last.pt's contents when it and best.pt (once an evaluation made one) match their manifests, else None;
+    the caller discards a run whose checkpoint fails, so it is never trained on."""
+    if not last_path.exists() or not cache.verify(last_path, what=what):
+        return None
+    checkpoint = load(last_path)
+    problem = cache.check(best_path)
+    if checkpoint["progress"]["best_fd"] is not None and problem is not None:
+        log.warning("%s %s is %s; the run starts over", what, best_path,
+                    "missing" if problem == "missing" else f"corrupt: {problem}")
+        return None
+    return checkpoint
+
+
+def check_same_run(checkpoint: dict, saved_config: Any, config: Any, seed: int, digest: str, last_path: Path) -> None:
+    """Refuse to resume a checkpoint made with other settings, another seed or other data."""
+    if saved_config != config:
+        differ = [f.name for f in dataclasses.fields(config)
+                  if getattr(saved_config, f.name) != getattr(config, f.name)]
+        raise ValueError(f"{last_path}: the run there used other settings ({', '.join(differ)}); "
+                         "use another run directory")
+    if checkpoint["seed"] != seed or checkpoint["data_digest"] != digest:
+        raise ValueError(f"{last_path}: the run there used seed {checkpoint['seed']} and data "
+                         f"{checkpoint['data_digest']}, this call seed {seed} and data {digest}; "
+                         "use another run directory")
+
+
+def train_result(state: dict[str, Any], *, run_dir: Path, patience: int, call_start: float, images_trained: int,
+                 device: str, from_cache: bool) -> TrainResult:
+    """A run's `TrainResult` from its progress. It samples best.pt when the patience ran out (or the run is
+    unfinished), last.pt when it reached its length first or never evaluated."""
+    wall = time.perf_counter() - call_start
+    use_best = state["best_fd"] is not None and (state["evals_since_best"] >= patience or not state["done"])
+    return TrainResult(
+        run_dir=run_dir,
+        last_checkpoint=run_dir / "last.pt",
+        best_checkpoint=run_dir / "best.pt" if state["best_fd"] is not None else None,
+        log_path=run_dir / "log.jsonl",
+        best_fd=state["best_fd"],
+        best_kimg=state["best_kimg"],
+        kimg=state["nimg"] / 1000,
+        finished=state["done"],
+        stop_reason=state["stop_reason"],
+        wall_seconds=wall,
+        images_per_second=images_trained / wall if images_trained else 0.0,
+        train_seconds=state["train_seconds"],
+        device=device,
+        from_cache=from_cache,
+        sampled="best" if use_best else "last",
+        sampled_kimg=state["best_kimg"] if use_best else state["nimg"] / 1000,
+        monitors_at_best=dict(state["best_monitors"]),
+    )
+
+
+def next_multiple(nimg: int, every_kimg: float) -> float:
+    """The first multiple of ``every_kimg`` (in images) past ``nimg``."""
+    return (math.floor(nimg / (every_kimg * 1000) + 1e-9) + 1) * every_kimg * 1000
+
+
+class Housekeeping:
+    """When a loop's housekeeping (log record, checkpoint, grid, evaluation) falls due, and the split of its
+    time into training and housekeeping ("maintenance"), per tick and over the run (``state["train_seconds"]``)."""
+
+    def __init__(self, state: dict[str, Any], intervals: Intervals) -> None:
+        self.state, self.intervals = state, intervals
+        nimg = state["nimg"]
+        self.next_tick = next_multiple(nimg, intervals.tick_kimg)
+        self.next_checkpoint = next_multiple(nimg, intervals.checkpoint_every_kimg)
+        self.next_grid = next_multiple(nimg, intervals.grid_every_kimg) if intervals.grid_every_kimg > 0 else math.inf
+        self.mark = time.perf_counter()  # end of the last housekeeping
+        self.tick_start_nimg, self.tick_train_seconds, self.tick_maintenance_seconds = nimg, 0.0, 0.0
+        self.maintenance_start = self.mark
+
+    def due(self, nimg: int, paused: bool) -> bool:
+        """Whether anything is due after a step: the common answer is no."""
+        due = min(self.next_tick, self.next_checkpoint, self.next_grid, self.state["next_fd_nimg"])
+        return self.state["done"] or paused or nimg >= due
+
+    def begin(self) -> None:
+        """Housekeeping starts: the time since the last one was training."""
+        self.maintenance_start = time.perf_counter()
+        trained = self.maintenance_start - self.mark
+        self.state["train_seconds"] += trained
+        self.tick_train_seconds += trained
+
+    def tick_due(self, nimg: int, paused: bool) -> bool:
+        return nimg >= self.next_tick or self.state["done"] or paused
+
+    def tick_timing(self, nimg: int) -> dict[str, float]:
+        """The tick's timing fields for its log record; the next tick starts here."""
+        timing = {
+            "Timing/sec_per_tick": self.tick_train_seconds + self.tick_maintenance_seconds,
+            "Timing/img_per_sec": (nimg - self.tick_start_nimg) / max(self.tick_train_seconds, 1e-9),
+            "Timing/maintenance_sec": self.tick_maintenance_seconds,  # evaluations, grids, checkpoints
+            "Timing/train_sec": self.state["train_seconds"],  # all calls on this run together
+        }
+        self.tick_start_nimg, self.tick_train_seconds, self.tick_maintenance_seconds = nimg, 0.0, 0.0
+        self.next_tick = next_multiple(nimg, self.intervals.tick_kimg)
+        return timing
+
+    def grid_due(self, nimg: int) -> bool:
+        """Whether to save a grid now (and at the end of a run that saves grids); the next one is scheduled."""
+        every = self.intervals.grid_every_kimg
+        if not (nimg >= self.next_grid or (self.state["done"] and every > 0)):
+            return False
+        self.next_grid = next_multiple(nimg, every) if every > 0 else math.inf
+        return True
+
+    def checkpoint_due(self, nimg: int, evaluated: bool, paused: bool) -> bool:
+        """Whether to save last.pt now: on schedule, after an evaluation, at the end and at a pause."""
+        if not (nimg >= self.next_checkpoint or evaluated or self.state["done"] or paused):
+            return False
+        self.next_checkpoint = next_multiple(nimg, self.intervals.checkpoint_every_kimg)
+        return True
+
+    def end(self) -> None:
+        """Housekeeping ends: training time counts again from here."""
+        self.mark = time.perf_counter()
+        self.tick_maintenance_seconds += self.mark - self.maintenance_start
+
+
+def evaluation_due(state: dict[str, Any], nimg: int, kimg: float, min_fd_kimg: float) -> bool:
+    """Whether to evaluate the Fréchet distance now: past ``min_fd_kimg``, on schedule or at the run's length."""
+    return kimg >= min_fd_kimg and (nimg >= state["next_fd_nimg"] or state["stop_reason"] == "total_kimg")
+
+
+def note_evaluation(state: dict[str, Any], fd: float, monitored: dict[str, float], *, nimg: int,
+                    fd_every_kimg: float, patience: int) -> bool:
+    """Record one evaluation in the progress: the best so far, the next evaluation, and a patience stop
+    (paper-spec §3.1). Returns whether it improved (the caller then saves best.pt)."""
+    state["evals"] += 1
+    improved = state["best_fd"] is None or fd < state["best_fd"]
+    if improved:
+        state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, nimg / 1000, 0
+        state["best_monitors"] = monitored
+    else:
+        state["evals_since_best"] += 1
+    state["next_fd_nimg"] = next_multiple(nimg, fd_every_kimg)
+    if state["evals_since_best"] >= patience and not state["done"]:
+        state["done"], state["stop_reason"] = True, "patience"
+    return improved
+
+
+def evaluation_record(state: dict[str, Any], fd: float, improved: bool, monitored: dict[str, float] | None, *,
+                      fd_images: int, extractor: Any, seconds: float) -> dict[str, Any]:
+    """The log record of one evaluation, after `note_evaluation` (``monitored``: None when nothing is monitored)."""
+    nimg = state["nimg"]
+    return {"kind": "fd", "nimg": nimg, "kimg": nimg / 1000, "fd": fd, "best_fd": state["best_fd"],
+            "improved": improved, "evals_since_best": state["evals_since_best"], "fd_images": fd_images,
+            "extractor": extractor_name(extractor), **({"monitors": monitored} if monitored is not None else {}),
+            "seconds": seconds}
+
+
+def stop_record(state: dict[str, Any]) -> dict[str, Any]:
+    """The log's last record of a call: why it stopped and the best evaluation."""
+    nimg = state["nimg"]
+    return {"kind": "stop", "nimg": nimg, "kimg": nimg / 1000, "reason": state["stop_reason"],
+            "best_fd": state["best_fd"], "best_kimg": state["best_kimg"], "train_seconds": state["train_seconds"]}
+
+
+def run_key(kind: str, version: int, config: dict[str, Any], seed: int, data: str, extractor: Any, fd_images: int,
+            evaluation: list[Any], monitors: dict[str, Any] | None, caller: str) -> str:
+    """A cached run's folder name: the hash of what decides it (its extractor steers early stopping, and the
+    monitors are logged, so both enter by name; ``evaluation`` is what else the caller's key held)."""
+    name = extractor_name(extractor)
+    if name is None:
+        raise ValueError(f"{caller}: the extractor needs a `name` attribute (a string) so the cache "
+                         "key can tell runs with different Fréchet features apart")
+    evaluation = list(evaluation)
+    if monitors:
+        names = {key: extractor_name(monitor) for key, monitor in monitors.items()}
+        if None in names.values():
+            raise ValueError(f"{caller}: each monitor needs a `name` attribute (a string) for the cache key")
+        evaluation.append(sorted(names.items()))
+    return settings.stable_hash(kind, version, config, seed, data, name, fd_images, *evaluation)

@@ -37,10 +37,8 @@ log line is dropped; one process trains a run directory at a time (a lock beside
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Callable
@@ -53,7 +51,7 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler
 from tqdm.auto import tqdm
 
-from synthmed import cache
+from synthmed import cache, run_folder
 from synthmed import config as settings
 from synthmed.diffusion.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from synthmed.diffusion.config import DiffusionConfig, build
@@ -76,7 +74,6 @@ from synthmed.torch_utils import multi_hot, resolve_device
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1  # part of train_diffusion_cached's key: bump when a change here changes what a run produces
-FD_REALS = ("fixed", "fresh")
 _DEVICE_DATA_BYTES = 2 << 30  # on a GPU the uint8 training set moves to device memory when at most this large
 
 Extractor = Callable[[np.ndarray], np.ndarray]
@@ -168,22 +165,11 @@ def train_diffusion(
     call_start = time.perf_counter()
     images, labels = _check_data(images, labels, config)
     digest = data_digest(images, labels)
-    if max_kimg is not None and max_kimg < 0:
-        raise ValueError(f"max_kimg: expected None or a number >= 0, got {max_kimg}")
-    if fd_images < 2:
-        raise ValueError(f"fd_images: expected at least 2 images per Fréchet distance, got {fd_images}")
-    if fd_reals not in FD_REALS:
-        raise ValueError(f"fd_reals: expected one of {', '.join(FD_REALS)}, got {fd_reals!r}")
     monitors = dict(monitors or {})
-    tick_kimg = config.fd_every_kimg / 4 if tick_kimg is None else tick_kimg
-    checkpoint_every_kimg = config.fd_every_kimg if checkpoint_every_kimg is None else checkpoint_every_kimg
-    grid_every_kimg = config.fd_every_kimg if grid_every_kimg is None else grid_every_kimg
-    for name, value in (("tick_kimg", tick_kimg), ("checkpoint_every_kimg", checkpoint_every_kimg)):
-        if not value > 0:
-            raise ValueError(f"{name}: expected a number > 0, got {value}")
-    if grid_every_kimg < 0 or min(grid_size) < 1:
-        raise ValueError(f"grid_every_kimg >= 0 and grid_size >= (1, 1) expected, "
-                         f"got {grid_every_kimg} and {grid_size}")
+    every = run_folder.check_options(
+        fd_every_kimg=config.fd_every_kimg, max_kimg=max_kimg, fd_images=fd_images, fd_reals=fd_reals,
+        tick_kimg=tick_kimg, checkpoint_every_kimg=checkpoint_every_kimg, grid_every_kimg=grid_every_kimg,
+        grid_default_kimg=config.fd_every_kimg, grid_size=grid_size)
 
     run_dir = Path(run_dir)
     with cache.locked(run_dir, what="diffusion run"):
@@ -199,38 +185,20 @@ def train_diffusion(
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.adam_betas)
         scheduler = DDPMScheduler(**config.scheduler_kwargs())
         noise = torch.Generator().manual_seed(_derived_seed(seed, "noise"))  # timesteps, noise, label drops
-        first_fd_kimg = math.ceil(config.min_fd_kimg / config.fd_every_kimg - 1e-9) * config.fd_every_kimg
-        state: dict[str, Any] = {
-            "nimg": 0, "step": 0, "best_fd": None, "best_kimg": None, "evals": 0, "evals_since_best": 0,
-            "best_monitors": {}, "next_fd_nimg": first_fd_kimg * 1000, "done": False, "stop_reason": "",
-            "train_seconds": 0.0,
-        }
+        state = run_folder.new_progress(config.min_fd_kimg, config.fd_every_kimg)
         saved_rngs = None
 
         # Resume from last.pt when it (and best.pt, once there is one) matches its manifest.
         checkpoint = None
         if last_path.exists():
-            if cache.verify(last_path, what="diffusion checkpoint"):
-                checkpoint = load_checkpoint(last_path, config)  # refuses another network
-                best_problem = cache.check(best_path)
-                if checkpoint["progress"]["best_fd"] is not None and best_problem is not None:
-                    log.warning("diffusion checkpoint %s is %s; the run starts over", best_path,
-                                "missing" if best_problem == "missing" else f"corrupt: {best_problem}")
-                    checkpoint = None
+            checkpoint = run_folder.usable_checkpoint(
+                last_path, best_path, lambda path: load_checkpoint(path, config), "diffusion checkpoint")
             if checkpoint is None:
                 _discard_run(run_dir)
         resumed = checkpoint is not None
-        if checkpoint is not None:
-            saved_config = DiffusionConfig.from_dict(checkpoint["config"])
-            if saved_config != config:
-                differ = [f.name for f in dataclasses.fields(config)
-                          if getattr(saved_config, f.name) != getattr(config, f.name)]
-                raise ValueError(f"{last_path}: the run there used other settings ({', '.join(differ)}); "
-                                 "use another run directory")
-            if checkpoint["seed"] != seed or checkpoint["data_digest"] != digest:
-                raise ValueError(f"{last_path}: the run there used seed {checkpoint['seed']} and data "
-                                 f"{checkpoint['data_digest']}, this call seed {seed} and data {digest}; "
-                                 "use another run directory")
+        if checkpoint is not None:  # load_checkpoint refused another network
+            run_folder.check_same_run(checkpoint, DiffusionConfig.from_dict(checkpoint["config"]), config, seed,
+                                      digest, last_path)
             model.load_state_dict(checkpoint["model"])
             ema.load_state_dict(checkpoint["ema"])
             optimizer.load_state_dict(checkpoint["optimizer"])
@@ -243,20 +211,8 @@ def train_diffusion(
             log_path.unlink()  # a run that died before its first checkpoint starts over
 
         def result(from_cache: bool, images_trained: int) -> TrainResult:
-            wall = time.perf_counter() - call_start
-            use_best = state["best_fd"] is not None and (state["evals_since_best"] >= config.patience
-                                                         or not state["done"])
-            return TrainResult(
-                run_dir=run_dir, last_checkpoint=last_path,
-                best_checkpoint=best_path if state["best_fd"] is not None else None, log_path=log_path,
-                best_fd=state["best_fd"], best_kimg=state["best_kimg"], kimg=state["nimg"] / 1000,
-                finished=state["done"], stop_reason=state["stop_reason"], wall_seconds=wall,
-                images_per_second=images_trained / wall if images_trained else 0.0,
-                train_seconds=state["train_seconds"], device=str(dev), from_cache=from_cache,
-                sampled="best" if use_best else "last",
-                sampled_kimg=state["best_kimg"] if use_best else state["nimg"] / 1000,
-                monitors_at_best=dict(state["best_monitors"]),
-            )
+            return run_folder.train_result(state, run_dir=run_dir, patience=config.patience, call_start=call_start,
+                                           images_trained=images_trained, device=str(dev), from_cache=from_cache)
 
         if state["done"]:
             log.info("diffusion run %s finished before (%s at %.1f kimg)", run_dir, state["stop_reason"],
@@ -308,7 +264,7 @@ def train_diffusion(
                                    batch_size=sample_batch)
             _save_png(_image_grid(fakes, grid_rows, grid_cols), run_dir / name)
 
-        if grid_every_kimg > 0 and not (run_dir / "reals.png").exists():
+        if every.grid_every_kimg > 0 and not (run_dir / "reals.png").exists():
             reals = []
             for row in grid_rows_labels:  # the first reals of each grid row's label vector, in a seeded order
                 matches = np.flatnonzero((labels == row).all(axis=1))
@@ -326,14 +282,8 @@ def train_diffusion(
             _append_jsonl(log_path, {"kind": "resume" if resumed else "start", "nimg": nimg, "kimg": nimg / 1000,
                                      "device": str(dev), "precision": config.precision, "seed": seed})
 
-            def next_multiple(every_kimg: float) -> float:
-                return (math.floor(nimg / (every_kimg * 1000) + 1e-9) + 1) * every_kimg * 1000
-
-            next_tick, next_checkpoint = next_multiple(tick_kimg), next_multiple(checkpoint_every_kimg)
-            next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
             loss_sum, loss_count = torch.zeros(()), 0
-            mark = time.perf_counter()  # end of the last housekeeping
-            tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
+            housekeeping = run_folder.Housekeeping(state, every)
             bar = tqdm(total=round(target_kimg, 3), initial=round(nimg / 1000, 3), desc="diffusion",
                        disable=not progress, leave=False,
                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}{postfix}]")
@@ -385,75 +335,51 @@ def train_diffusion(
                 if nimg >= config.total_kimg * 1000:
                     state["done"], state["stop_reason"] = True, "total_kimg"
                 paused = not state["done"] and max_kimg is not None and nimg >= max_kimg * 1000
-                due = min(next_tick, next_checkpoint, next_grid, state["next_fd_nimg"])
-                if not (state["done"] or paused or nimg >= due):
+                if not housekeeping.due(nimg, paused):
                     continue
 
                 # Housekeeping.
-                maintenance_start = time.perf_counter()
-                state["train_seconds"] += maintenance_start - mark
-                tick_train_seconds += maintenance_start - mark
+                housekeeping.begin()
                 kimg = nimg / 1000
                 record: dict[str, Any] = {"nimg": nimg, "kimg": kimg}
 
-                evaluate = kimg >= config.min_fd_kimg and (nimg >= state["next_fd_nimg"]
-                                                           or state["stop_reason"] == "total_kimg")
+                evaluate = run_folder.evaluation_due(state, nimg, kimg, config.min_fd_kimg)
                 if evaluate:
                     eval_start = time.perf_counter()
                     fd, monitored = evaluate_fd()
-                    state["evals"] += 1
-                    improved = state["best_fd"] is None or fd < state["best_fd"]
+                    improved = run_folder.note_evaluation(state, fd, monitored, nimg=nimg,
+                                                          fd_every_kimg=config.fd_every_kimg, patience=config.patience)
                     if improved:
                         _atomic_save({"format": CHECKPOINT_FORMAT, "kind": "best", "config": config.to_dict(),
                                       "seed": seed, "data_digest": digest, "ema": _cpu_state(ema),
                                       "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}, best_path)
-                        state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, kimg, 0
-                        state["best_monitors"] = monitored
-                    else:
-                        state["evals_since_best"] += 1
-                    state["next_fd_nimg"] = next_multiple(config.fd_every_kimg)
-                    if state["evals_since_best"] >= config.patience and not state["done"]:
-                        state["done"], state["stop_reason"] = True, "patience"
-                    _append_jsonl(log_path, {"kind": "fd", **record, "fd": fd, "best_fd": state["best_fd"],
-                                             "improved": improved, "evals_since_best": state["evals_since_best"],
-                                             "fd_images": n_fd, "extractor": extractor_name(extractor),
-                                             **({"monitors": monitored} if monitors else {}),
-                                             "seconds": time.perf_counter() - eval_start})
+                    _append_jsonl(log_path, run_folder.evaluation_record(
+                        state, fd, improved, monitored if monitors else None, fd_images=n_fd, extractor=extractor,
+                        seconds=time.perf_counter() - eval_start))
                     log.info("kimg %.2f: Fréchet distance %.4g (best %.4g at %.2f kimg)", kimg, fd,
                              state["best_fd"], state["best_kimg"])
 
-                if nimg >= next_tick or state["done"] or paused:
+                if housekeeping.tick_due(nimg, paused):
                     tick_record = {"kind": "tick", **record, "step": state["step"],
                                    "loss": float(loss_sum) / max(loss_count, 1),
-                                   "lr": optimizer.param_groups[0]["lr"],
-                                   "Timing/sec_per_tick": tick_train_seconds + tick_maintenance_seconds,
-                                   "Timing/img_per_sec": (nimg - tick_start_nimg) / max(tick_train_seconds, 1e-9),
-                                   "Timing/maintenance_sec": tick_maintenance_seconds,
-                                   "Timing/train_sec": state["train_seconds"]}
+                                   "lr": optimizer.param_groups[0]["lr"], **housekeeping.tick_timing(nimg)}
                     _append_jsonl(log_path, tick_record)
                     bar.set_postfix_str(f"loss {tick_record['loss']:.4f} {tick_record['Timing/img_per_sec']:.0f} img/s"
                                         + (f" FD {state['best_fd']:.3g}" if state["best_fd"] is not None else ""))
                     loss_sum, loss_count = torch.zeros(()), 0
-                    tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
-                    next_tick = next_multiple(tick_kimg)
 
-                if nimg >= next_grid or (state["done"] and grid_every_kimg > 0):
+                if housekeeping.grid_due(nimg):
                     save_samples(f"samples-{kimg:010.3f}kimg.png")
-                    next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
-                if nimg >= next_checkpoint or evaluate or state["done"] or paused:
+                if housekeeping.checkpoint_due(nimg, evaluate, paused):
                     save_last()
-                    next_checkpoint = next_multiple(checkpoint_every_kimg)
-                mark = time.perf_counter()
-                tick_maintenance_seconds += mark - maintenance_start
+                housekeeping.end()
                 if state["done"]:
                     break
 
             bar.close()
             if paused and not state["done"]:
                 state["stop_reason"] = "max_kimg"
-            _append_jsonl(log_path, {"kind": "stop", "nimg": nimg, "kimg": nimg / 1000,
-                                     "reason": state["stop_reason"], "best_fd": state["best_fd"],
-                                     "best_kimg": state["best_kimg"], "train_seconds": state["train_seconds"]})
+            _append_jsonl(log_path, run_folder.stop_record(state))
         log.info("diffusion run %s: %s at %.2f kimg, best FD %s", run_dir, state["stop_reason"], nimg / 1000,
                  state["best_fd"])
         return result(from_cache=False, images_trained=images_trained)
@@ -478,19 +404,9 @@ def train_diffusion_cached(
 
     A finished run is returned as it is (``from_cache``); an unfinished one resumes from last.pt.
     """
-    name = extractor_name(extractor)
-    if name is None:
-        raise ValueError("train_diffusion_cached: the extractor needs a `name` attribute (a string) so the cache "
-                         "key can tell runs with different Fréchet features apart")
     images, labels = _check_data(images, labels, config)
-    evaluation: list[Any] = [fd_reals]
-    if monitors:
-        names = {key: extractor_name(monitor) for key, monitor in monitors.items()}
-        if None in names.values():
-            raise ValueError("train_diffusion_cached: each monitor needs a `name` attribute (a string) for the key")
-        evaluation.append(sorted(names.items()))
-    key = settings.stable_hash("diffusion", CACHE_VERSION, config.to_dict(), seed, data_digest(images, labels),
-                               name, fd_count(config, fd_images, len(images)), *evaluation)
+    key = run_folder.run_key("diffusion", CACHE_VERSION, config.to_dict(), seed, data_digest(images, labels), extractor,
+                             fd_count(config, fd_images, len(images)), [fd_reals], monitors, "train_diffusion_cached")
     root = Path(cache_dir) if cache_dir is not None else settings.home() / "diffusion"
     return train_diffusion(config, images, labels, root / key, seed=seed, extractor=extractor, fd_images=fd_images,
                            fd_reals=fd_reals, monitors=monitors, device=device, progress=progress, **options)

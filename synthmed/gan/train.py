@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import json
 import logging
 import math
@@ -74,7 +73,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from synthmed import cache
+from synthmed import cache, run_folder
 from synthmed import config as settings
 from synthmed.gan.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from synthmed.gan.checkpoint import load_generator as load_generator  # re-exported: callers load through train
@@ -108,7 +107,6 @@ log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # part of train_gan_cached's key: bump when a change here changes what a run produces
 PAPER_FD_IMAGES = 10_000  # paper-spec §3.1: FID on 10,000 real train images vs 10,000 fakes
-FD_REALS = ("fixed", "fresh")  # the Fréchet evaluation's reals and latents: one draw, or one per evaluation
 _DEVICE_DATA_BYTES = 2 << 30  # on a GPU the uint8 training set moves to device memory when at most this large
 
 Extractor = Callable[[np.ndarray], np.ndarray]
@@ -215,22 +213,11 @@ def train_gan(
     # Check the inputs and settings.
     images, labels = _check_data(images, labels, config)
     digest = data_digest(images, labels)
-    if max_kimg is not None and max_kimg < 0:
-        raise ValueError(f"max_kimg: expected None or a number >= 0, got {max_kimg}")
-    if fd_images < 2:
-        raise ValueError(f"fd_images: expected at least 2 images per Fréchet distance, got {fd_images}")
-    if fd_reals not in FD_REALS:
-        raise ValueError(f"fd_reals: expected one of {', '.join(FD_REALS)}, got {fd_reals!r}")
     monitors = dict(monitors or {})
-    tick_kimg = config.fid_every_kimg / 4 if tick_kimg is None else tick_kimg
-    checkpoint_every_kimg = config.fid_every_kimg if checkpoint_every_kimg is None else checkpoint_every_kimg
-    grid_every_kimg = checkpoint_every_kimg if grid_every_kimg is None else grid_every_kimg
-    for name, value in (("tick_kimg", tick_kimg), ("checkpoint_every_kimg", checkpoint_every_kimg)):
-        if not value > 0:
-            raise ValueError(f"{name}: expected a number > 0, got {value}")
-    if grid_every_kimg < 0 or min(grid_size) < 1:
-        raise ValueError(f"grid_every_kimg >= 0 and grid_size >= (1, 1) expected, "
-                         f"got {grid_every_kimg} and {grid_size}")
+    every = run_folder.check_options(
+        fd_every_kimg=config.fid_every_kimg, max_kimg=max_kimg, fd_images=fd_images, fd_reals=fd_reals,
+        tick_kimg=tick_kimg, checkpoint_every_kimg=checkpoint_every_kimg, grid_every_kimg=grid_every_kimg,
+        grid_default_kimg=None, grid_size=grid_size)
     run_dir = Path(run_dir)
     shard = shard or Shard()
     main = shard.main  # rank 0 (or the one process) reads and writes the run folder; the others follow it
@@ -254,47 +241,21 @@ def train_gan(
         opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
         noise = torch.Generator().manual_seed(_derived_seed(seed, "noise"))  # latents, G's labels, GP mixing
         # Evaluations fall on multiples of fid_every_kimg (PGGAN: every 4 ticks), from min_fid_kimg on.
-        first_fd_kimg = math.ceil(config.min_fid_kimg / config.fid_every_kimg - 1e-9) * config.fid_every_kimg
-        state: dict[str, Any] = {
-            "nimg": 0,  # images shown to D
-            "step": 0,  # G steps
-            "prev_lod": -1.0,  # lod of the previous schedule step (PGGAN's optimiser reset)
-            "best_fd": None,
-            "best_kimg": None,
-            "evals": 0,
-            "evals_since_best": 0,
-            "best_monitors": {},  # the monitors' distances at the best evaluation
-            "next_fd_nimg": first_fd_kimg * 1000,
-            "done": False,
-            "stop_reason": "",
-            "train_seconds": 0.0,
-        }
+        # prev_lod: the lod of the previous schedule step (PGGAN's optimiser reset).
+        state = run_folder.new_progress(config.min_fid_kimg, config.fid_every_kimg, prev_lod=-1.0)
         saved_rngs = None
 
         # Resume from the run's last checkpoint, when it and best.pt match their manifests.
         checkpoint = None
         if main and last_path.exists():
-            if cache.verify(last_path, what="GAN checkpoint"):
-                checkpoint = load_checkpoint(last_path, config)  # refuses another architecture or resolution
-                best_problem = cache.check(best_path)
-                if checkpoint["progress"]["best_fd"] is not None and best_problem is not None:
-                    log.warning("GAN checkpoint %s is %s; the run starts over", best_path,
-                                "missing" if best_problem == "missing" else f"corrupt: {best_problem}")
-                    checkpoint = None
+            checkpoint = run_folder.usable_checkpoint(
+                last_path, best_path, lambda path: load_checkpoint(path, config), "GAN checkpoint")
             if checkpoint is None:
                 _discard_run(run_dir)  # a checkpoint that fails its check is never trained on
         resumed = checkpoint is not None
-        if checkpoint is not None:
-            saved_config = GANConfig.from_dict(checkpoint["config"])
-            if saved_config != config:
-                differ = [f.name for f in dataclasses.fields(config)
-                          if getattr(saved_config, f.name) != getattr(config, f.name)]
-                raise ValueError(f"{last_path}: the run there used other settings ({', '.join(differ)}); "
-                                 "use another run directory")
-            if checkpoint["seed"] != seed or checkpoint["data_digest"] != digest:
-                raise ValueError(f"{last_path}: the run there used seed {checkpoint['seed']} and data "
-                                 f"{checkpoint['data_digest']}, this call seed {seed} and data {digest}; "
-                                 "use another run directory")
+        if checkpoint is not None:  # load_checkpoint refused another architecture or resolution
+            run_folder.check_same_run(checkpoint, GANConfig.from_dict(checkpoint["config"]), config, seed, digest,
+                                      last_path)
             G.load_state_dict(checkpoint["G"])
             D.load_state_dict(checkpoint["D"])
             G_ema.load_state_dict(checkpoint["G_ema"])
@@ -328,28 +289,8 @@ def train_gan(
                 _append_record(path, record)
 
         def result(from_cache: bool, images_trained: int) -> TrainResult:
-            wall = time.perf_counter() - call_start
-            patience_spent = state["evals_since_best"] >= config.patience
-            use_best = state["best_fd"] is not None and (patience_spent or not state["done"])
-            return TrainResult(
-                run_dir=run_dir,
-                last_checkpoint=last_path,
-                best_checkpoint=best_path if state["best_fd"] is not None else None,
-                log_path=log_path,
-                best_fd=state["best_fd"],
-                best_kimg=state["best_kimg"],
-                kimg=state["nimg"] / 1000,
-                finished=state["done"],
-                stop_reason=state["stop_reason"],
-                wall_seconds=wall,
-                images_per_second=images_trained / wall if images_trained else 0.0,
-                train_seconds=state["train_seconds"],
-                device=str(dev),
-                from_cache=from_cache,
-                sampled="best" if use_best else "last",
-                sampled_kimg=state["best_kimg"] if use_best else state["nimg"] / 1000,
-                monitors_at_best=dict(state["best_monitors"]),
-            )
+            return run_folder.train_result(state, run_dir=run_dir, patience=config.patience, call_start=call_start,
+                                           images_trained=images_trained, device=str(dev), from_cache=from_cache)
 
         if state["done"]:
             log.info("GAN run %s finished before (%s at %.1f kimg)", run_dir, state["stop_reason"],
@@ -441,20 +382,12 @@ def train_gan(
             nimg = state["nimg"]
             _append_jsonl(log_path, {"kind": "resume" if resumed else "start", "nimg": nimg, "kimg": nimg / 1000,
                                      "device": str(dev), "precision": config.precision, "seed": seed})
-            if not resumed and grid_every_kimg > 0:
+            if not resumed and every.grid_every_kimg > 0:
                 save_fakes("fakes-init.png", config.lod(0.0))
 
-            # Counters of housekeeping: the next tick, checkpoint and grid, all in images.
-            def next_multiple(every_kimg: float) -> float:
-                return (math.floor(nimg / (every_kimg * 1000) + 1e-9) + 1) * every_kimg * 1000
-
-            next_tick, next_checkpoint = next_multiple(tick_kimg), next_multiple(checkpoint_every_kimg)
-            next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
             sums: dict[str, torch.Tensor] = {}
             counts: dict[str, int] = {}
-            # Time is split into training and housekeeping ("maintenance") at each housekeeping block.
-            mark = time.perf_counter()  # end of the last housekeeping
-            tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
+            housekeeping = run_folder.Housekeeping(state, every)
             bar = tqdm(total=round(target_kimg, 3), initial=round(nimg / 1000, 3), desc=config.arch,
                        disable=not progress, leave=False,
                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}{postfix}]")
@@ -537,83 +470,56 @@ def train_gan(
                 if nimg >= config.total_kimg * 1000:
                     state["done"], state["stop_reason"] = True, "total_kimg"
                 paused = not state["done"] and max_kimg is not None and nimg >= max_kimg * 1000
-                due = min(next_tick, next_checkpoint, next_grid, state["next_fd_nimg"])
-                if not (state["done"] or paused or nimg >= due):
+                if not housekeeping.due(nimg, paused):
                     continue  # the common case: no housekeeping due
 
                 # Perform housekeeping.
-                maintenance_start = time.perf_counter()
-                state["train_seconds"] += maintenance_start - mark
-                tick_train_seconds += maintenance_start - mark
+                housekeeping.begin()
                 kimg = nimg / 1000
                 record: dict[str, Any] = {"nimg": nimg, "kimg": kimg}
 
                 # Evaluate the Fréchet distance (full resolution only, past min_fid_kimg, every fid_every_kimg).
-                evaluate = lod == 0.0 and kimg >= config.min_fid_kimg and (
-                    nimg >= state["next_fd_nimg"] or state["stop_reason"] == "total_kimg")
+                evaluate = lod == 0.0 and run_folder.evaluation_due(state, nimg, kimg, config.min_fid_kimg)
                 if evaluate:
                     eval_start = time.perf_counter()
                     fd, monitored = shard.broadcast(evaluate_fd() if main else None)
-                    state["evals"] += 1
-                    improved = state["best_fd"] is None or fd < state["best_fd"]
-                    if improved:  # paper-spec §3.1: save at the first evaluation and at every improvement
-                        best = {"format": CHECKPOINT_FORMAT, "kind": "best", "config": config.to_dict(),
-                                "seed": seed, "data_digest": digest, "G_ema": _cpu_state(G_ema),
-                                "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}
-                        if main:
-                            _atomic_save(best, best_path)
-                        state["best_fd"], state["best_kimg"], state["evals_since_best"] = fd, kimg, 0
-                        state["best_monitors"] = monitored
-                    else:
-                        state["evals_since_best"] += 1
-                    state["next_fd_nimg"] = next_multiple(config.fid_every_kimg)
-                    if state["evals_since_best"] >= config.patience and not state["done"]:  # paper-spec §3.1
-                        state["done"], state["stop_reason"] = True, "patience"
-                    _append_jsonl(log_path, {"kind": "fd", **record, "fd": fd, "best_fd": state["best_fd"],
-                                             "improved": improved, "evals_since_best": state["evals_since_best"],
-                                             "fd_images": fd_count, "extractor": extractor_name(extractor),
-                                             **({"monitors": monitored} if monitors else {}),
-                                             "seconds": time.perf_counter() - eval_start})
+                    improved = run_folder.note_evaluation(state, fd, monitored, nimg=nimg,
+                                                          fd_every_kimg=config.fid_every_kimg, patience=config.patience)
+                    if improved and main:  # paper-spec §3.1: save at the first evaluation and at every improvement
+                        _atomic_save({"format": CHECKPOINT_FORMAT, "kind": "best", "config": config.to_dict(),
+                                      "seed": seed, "data_digest": digest, "G_ema": _cpu_state(G_ema),
+                                      "progress": {"nimg": nimg, "kimg": kimg, "fd": fd}}, best_path)
+                    _append_jsonl(log_path, run_folder.evaluation_record(
+                        state, fd, improved, monitored if monitors else None, fd_images=fd_count, extractor=extractor,
+                        seconds=time.perf_counter() - eval_start))
                     log.info("kimg %.1f: Fréchet distance %.4g (best %.4g at %.1f kimg)", kimg, fd,
                              state["best_fd"], state["best_kimg"])
 
                 # Update logs: one record per tick, with each statistic's mean over the tick.
-                if nimg >= next_tick or state["done"] or paused:
+                if housekeeping.tick_due(nimg, paused):
                     tick_record = {"kind": "tick", **record, "step": state["step"], "lod": lod,
                                    "minibatch": batch}
                     tick_record.update({name: float(shard.mean(total)) / counts[name] for name, total in sums.items()})
-                    tick_record.update({
-                        "Timing/sec_per_tick": tick_train_seconds + tick_maintenance_seconds,
-                        "Timing/img_per_sec": (nimg - tick_start_nimg) / max(tick_train_seconds, 1e-9),
-                        "Timing/maintenance_sec": tick_maintenance_seconds,  # evaluations, grids, checkpoints
-                        "Timing/train_sec": state["train_seconds"],  # all calls on this run together
-                    })
+                    tick_record.update(housekeeping.tick_timing(nimg))
                     _append_jsonl(log_path, tick_record)
                     bar.set_postfix_str(f"D {tick_record['Loss/D/loss']:.3f} G {tick_record['Loss/G/loss']:.3f} "
                                         f"{tick_record['Timing/img_per_sec']:.0f} img/s lod {lod:.2f}"
                                         + (f" FD {state['best_fd']:.3g}" if state["best_fd"] is not None else ""))
                     sums, counts = {}, {}
-                    tick_start_nimg, tick_train_seconds, tick_maintenance_seconds = nimg, 0.0, 0.0
-                    next_tick = next_multiple(tick_kimg)
 
                 # Save an image grid and a checkpoint.
-                if nimg >= next_grid or (state["done"] and grid_every_kimg > 0):
+                if housekeeping.grid_due(nimg):
                     save_fakes(f"fakes-{kimg:010.3f}kimg.png", lod)
-                    next_grid = next_multiple(grid_every_kimg) if grid_every_kimg > 0 else math.inf
-                if nimg >= next_checkpoint or evaluate or state["done"] or paused:
+                if housekeeping.checkpoint_due(nimg, evaluate, paused):
                     save_last()
-                    next_checkpoint = next_multiple(checkpoint_every_kimg)
-                mark = time.perf_counter()
-                tick_maintenance_seconds += mark - maintenance_start
+                housekeeping.end()
                 if state["done"]:
                     break
 
             bar.close()
             if paused and not state["done"]:
                 state["stop_reason"] = "max_kimg"
-            _append_jsonl(log_path, {"kind": "stop", "nimg": nimg, "kimg": nimg / 1000,
-                                     "reason": state["stop_reason"], "best_fd": state["best_fd"],
-                                     "best_kimg": state["best_kimg"], "train_seconds": state["train_seconds"]})
+            _append_jsonl(log_path, run_folder.stop_record(state))
         log.info("GAN run %s: %s at %.2f kimg, best FD %s", run_dir, state["stop_reason"], nimg / 1000,
                  state["best_fd"])
         return result(from_cache=False, images_trained=images_trained)
@@ -638,20 +544,10 @@ def train_gan_cached(
     ``fd_reals="fresh"`` and the monitors enter the key only when given, so the keys of runs made
     before they existed (fixed reals, no monitors) still hold.
     """
-    name = extractor_name(extractor)
-    if name is None:
-        raise ValueError("train_gan_cached: the extractor needs a `name` attribute (a string) so the cache "
-                         "key can tell runs with different Fréchet features apart")
     images, labels = _check_data(images, labels, config)
-    data = data_digest(images, labels)
-    fd_count = min(fd_images, len(images))
     evaluation: list[Any] = [] if fd_reals == "fixed" else [fd_reals]
-    if monitors:
-        names = {key: extractor_name(monitor) for key, monitor in monitors.items()}
-        if None in names.values():
-            raise ValueError("train_gan_cached: each monitor needs a `name` attribute (a string) for the cache key")
-        evaluation.append(sorted(names.items()))
-    key = settings.stable_hash("gan", CACHE_VERSION, config.to_dict(), seed, data, name, fd_count, *evaluation)
+    key = run_folder.run_key("gan", CACHE_VERSION, config.to_dict(), seed, data_digest(images, labels), extractor,
+                             min(fd_images, len(images)), evaluation, monitors, "train_gan_cached")
     root = Path(cache_dir) if cache_dir is not None else settings.home() / "gans"
     return train_gan(config, images, labels, root / key, seed=seed, extractor=extractor, fd_images=fd_images,
                      fd_reals=fd_reals, monitors=monitors, **options)
