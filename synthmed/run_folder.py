@@ -27,6 +27,7 @@ from PIL import Image
 from synthmed import cache
 from synthmed import config as settings
 from synthmed.gan.frechet import extractor_name
+from synthmed.torch_utils import multi_hot
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,63 @@ def discard_run(run_dir: Path, grids: str) -> None:
     for grid in run_dir.glob(grids):
         grid.unlink()
 
+
+
+def check_training_data(images: np.ndarray, labels: Any, *, resolution: int, n_labels: int, channels: int,
+                        who: str) -> tuple[np.ndarray, np.ndarray]:
+    """A loop's training arrays checked: uint8 (N, R, R) grayscale images, N >= 2, and their 0/1 labels as a
+    multi-hot (N, L) float32 array (`multi_hot`, which names a bad row). ``who``, "Config:loop", names both in
+    errors."""
+    config_name, loop = who.split(":")
+    R = resolution
+    images = np.asarray(images)
+    if channels != 1:
+        raise ValueError(f"{config_name}.channels = {channels}: {loop} takes grayscale images (channels 1)")
+    if images.ndim != 3 or images.shape[1:] != (R, R) or images.shape[0] < 2:
+        raise ValueError(f"images: expected uint8 (N, {R}, {R}) with N >= 2 for this {R}x{R} config, "
+                         f"got shape {images.shape}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"images: expected dtype uint8 (the image store's), got {images.dtype}")
+    return images, multi_hot(labels, n_images=len(images), n_labels=n_labels)
+
+
+class EpochOrder:
+    """Indices of the reals to show, epoch after epoch, each epoch a seeded permutation of the training set.
+
+    Stateless apart from a cache: the reals drawn so far (``cursor``) fix the next batch, so resuming
+    at the same image count reproduces the data order.
+    """
+
+    def __init__(self, n: int, epoch_seed: Callable[[int], int]) -> None:
+        self.n, self.epoch_seed = n, epoch_seed
+        self.epoch, self.order = -1, torch.empty(0, dtype=torch.long)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self.epoch:
+            generator = torch.Generator().manual_seed(self.epoch_seed(epoch))
+            self.epoch, self.order = epoch, torch.randperm(self.n, generator=generator)
+        return self.order
+
+    def take(self, cursor: int, count: int) -> torch.Tensor:
+        """The indices of reals number ``cursor`` to ``cursor + count - 1`` of the stream."""
+        parts = []
+        while count > 0:
+            epoch, position = divmod(cursor, self.n)
+            part = self._permutation(epoch)[position : position + count]
+            parts.append(part)
+            cursor, count = cursor + len(part), count - len(part)
+        return torch.cat(parts)
+
+
+def save_reals_grid(images: np.ndarray, labels: np.ndarray, rows_labels: np.ndarray, cols: int, seed: int,
+                    path: Path) -> None:
+    """reals.png: for each grid row's label vector, its first ``cols`` reals in a seeded order (repeated when fewer)."""
+    reals = []
+    for row in rows_labels:
+        matches = np.flatnonzero((labels == row).all(axis=1))
+        picks = np.random.default_rng(seed).permutation(matches)[:cols]
+        reals.append(images[np.resize(picks, cols)])
+    save_png(image_grid(np.concatenate(reals), len(rows_labels), cols), path)
 
 # ---------------------------------------------------------------------------------------------
 # What both training loops share around their steps: options, progress, resume checks, housekeeping

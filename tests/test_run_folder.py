@@ -88,3 +88,40 @@ def test_run_keys_hold_what_decides_a_run():
         run_folder.run_key("gan", 1, {}, 0, "d", object(), 100, [], None, "caller")
     with pytest.raises(ValueError, match="caller: each monitor needs a `name`"):
         run_folder.run_key("gan", 1, {}, 0, "d", extractor, 100, [], {"x": object()}, "caller")
+
+
+def test_the_data_order_is_a_seeded_permutation_per_epoch_whatever_the_batches():
+    import numpy as np
+
+    order = run_folder.EpochOrder(5, lambda epoch: 100 + epoch)
+    stream = torch_cat([order.take(cursor, 3) for cursor in range(0, 12, 3)])
+    again = run_folder.EpochOrder(5, lambda epoch: 100 + epoch).take(0, 12)  # one call, or a resumed run's
+    assert stream.tolist() == again.tolist()
+    assert sorted(stream[:5].tolist()) == sorted(stream[5:10].tolist()) == list(range(5))
+    assert stream[:5].tolist() != stream[5:10].tolist()  # each epoch its own permutation (seeds 100, 101)
+    assert np.array_equal(order.take(7, 2), again[7:9])
+
+
+def test_training_data_is_checked_by_name():
+    import numpy as np
+
+    images = np.zeros((4, 8, 8), np.uint8)
+    _, labels = run_folder.check_training_data(images, [[1, 0], [0, 1], [0, 0], [1, 1]], resolution=8, n_labels=2,
+                                               channels=1, who="Config:train")
+    assert labels.dtype == np.float32 and labels.tolist() == [[1, 0], [0, 1], [0, 0], [1, 1]]
+    with pytest.raises(ValueError, match="labels row 1, column 0: expected 0 or 1"):
+        run_folder.check_training_data(images, [[1, 0], [2, 1], [0, 0], [1, 1]], resolution=8, n_labels=2,
+                                       channels=1, who="Config:train")
+    with pytest.raises(ValueError, match=r"images: expected uint8 \(N, 16, 16\)"):
+        run_folder.check_training_data(images, labels, resolution=16, n_labels=2, channels=1, who="Config:train")
+    with pytest.raises(ValueError, match="images: expected dtype uint8"):
+        run_folder.check_training_data(images.astype(float), labels, resolution=8, n_labels=2, channels=1,
+                                       who="Config:train")
+    with pytest.raises(ValueError, match=r"Config.channels = 3: train takes grayscale"):
+        run_folder.check_training_data(images, labels, resolution=8, n_labels=2, channels=3, who="Config:train")
+
+
+def torch_cat(parts):
+    import torch
+
+    return torch.cat(parts)

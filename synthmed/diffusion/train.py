@@ -69,7 +69,7 @@ from synthmed.run_folder import read_log as read_log
 from synthmed.run_folder import run_global_rngs as _run_global_rngs
 from synthmed.run_folder import save_png as _save_png
 from synthmed.run_folder import truncate_log as _truncate_log
-from synthmed.torch_utils import multi_hot, resolve_device
+from synthmed.torch_utils import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -92,45 +92,13 @@ def _discard_run(run_dir: Path) -> None:
 
 
 def _check_data(images: np.ndarray, labels: np.ndarray, config: DiffusionConfig) -> tuple[np.ndarray, np.ndarray]:
-    R = config.resolution
-    images = np.asarray(images)
-    if config.channels != 1:
-        raise ValueError(f"DiffusionConfig.channels = {config.channels}: train_diffusion takes grayscale images "
-                         "(channels 1)")
-    if images.ndim != 3 or images.shape[1:] != (R, R) or images.shape[0] < 2:
-        raise ValueError(f"images: expected uint8 (N, {R}, {R}) with N >= 2 for this {R}x{R} config, "
-                         f"got shape {images.shape}")
-    if images.dtype != np.uint8:
-        raise ValueError(f"images: expected dtype uint8 (the image store's), got {images.dtype}")
-    return images, multi_hot(labels, n_images=len(images), n_labels=config.n_labels)
+    return run_folder.check_training_data(images, labels, resolution=config.resolution, n_labels=config.n_labels,
+                                          channels=config.channels, who="DiffusionConfig:train_diffusion")
 
 
 def fd_count(config: DiffusionConfig, fd_images: int, n: int) -> int:
     """Images per Fréchet evaluation: the caller's ``fd_images``, at most the training set and the config's cap."""
     return min(fd_images, n, config.max_fd_images or fd_images)
-
-
-def _epoch_order(n: int, seed: int) -> Callable[[int, int], torch.Tensor]:
-    """take(cursor, count): the indices of reals number cursor.. of the stream, each epoch a seeded permutation."""
-    cached: dict[int, torch.Tensor] = {}
-
-    def permutation(epoch: int) -> torch.Tensor:
-        if epoch not in cached:
-            cached.clear()
-            generator = torch.Generator().manual_seed(_derived_seed(seed, "data", epoch))
-            cached[epoch] = torch.randperm(n, generator=generator)
-        return cached[epoch]
-
-    def take(cursor: int, count: int) -> torch.Tensor:
-        parts = []
-        while count > 0:
-            epoch, position = divmod(cursor, n)
-            part = permutation(epoch)[position : position + count]
-            parts.append(part)
-            cursor, count = cursor + len(part), count - len(part)
-        return torch.cat(parts)
-
-    return take
 
 
 # ----------------------------------------------------------------------------
@@ -223,7 +191,7 @@ def train_diffusion(
         labels_t = torch.from_numpy(labels)
         if dev.type == "cuda" and images_t.numel() <= _DEVICE_DATA_BYTES:
             images_t, labels_t = images_t.to(dev), labels_t.to(dev)
-        take = _epoch_order(N, seed)
+        take = run_folder.EpochOrder(N, lambda epoch: _derived_seed(seed, "data", epoch)).take
         bf16 = config.precision == "bf16"
         sample_batch = 256 if dev.type == "cuda" else 16  # small batches run faster on one CPU thread
 
@@ -265,12 +233,8 @@ def train_diffusion(
             _save_png(_image_grid(fakes, grid_rows, grid_cols), run_dir / name)
 
         if every.grid_every_kimg > 0 and not (run_dir / "reals.png").exists():
-            reals = []
-            for row in grid_rows_labels:  # the first reals of each grid row's label vector, in a seeded order
-                matches = np.flatnonzero((labels == row).all(axis=1))
-                picks = np.random.default_rng(_derived_seed(seed, "grid-reals")).permutation(matches)[:grid_cols]
-                reals.append(images[np.resize(picks, grid_cols)])
-            _save_png(_image_grid(np.concatenate(reals), grid_rows, grid_cols), run_dir / "reals.png")
+            run_folder.save_reals_grid(images, labels, grid_rows_labels, grid_cols, _derived_seed(seed, "grid-reals"),
+                                       run_dir / "reals.png")
         cache.atomic_write(run_dir / "run.json", json.dumps(
             {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
              "extractor": extractor_name(extractor), "fd_images": n_fd}, indent=1, default=str), manifest=False)

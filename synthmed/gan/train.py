@@ -101,7 +101,7 @@ from synthmed.run_folder import read_log as read_log
 from synthmed.run_folder import run_global_rngs as _run_global_rngs
 from synthmed.run_folder import save_png as _save_png
 from synthmed.run_folder import truncate_log as _truncate_log
-from synthmed.torch_utils import multi_hot, resolve_device
+from synthmed.torch_utils import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -125,44 +125,8 @@ def _discard_run(run_dir: Path) -> None:
 
 
 def _check_data(images: np.ndarray, labels: np.ndarray, config: GANConfig) -> tuple[np.ndarray, np.ndarray]:
-    R, L = config.resolution, config.n_labels
-    images = np.asarray(images)
-    if config.channels != 1:
-        raise ValueError(f"GANConfig.channels = {config.channels}: train_gan takes grayscale images "
-                         "(channels 1)")
-    if images.ndim != 3 or images.shape[1:] != (R, R) or images.shape[0] < 2:
-        raise ValueError(f"images: expected uint8 (N, {R}, {R}) with N >= 2 for this {R}x{R} config, "
-                         f"got shape {images.shape}")
-    if images.dtype != np.uint8:
-        raise ValueError(f"images: expected dtype uint8 (the image store's), got {images.dtype}")
-    return images, multi_hot(labels, n_images=len(images), n_labels=L)
-
-
-class _EpochOrder:
-    """Indices of the reals to show, epoch after epoch, each epoch a seeded permutation of the training set.
-
-    Stateless apart from a cache: the reals drawn so far (``cursor``) fix the next batch, so resuming
-    at the same image count reproduces the data order.
-    """
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.n, self.seed = n, seed
-        self.epoch, self.order = -1, torch.empty(0, dtype=torch.long)
-
-    def _permutation(self, epoch: int) -> torch.Tensor:
-        if epoch != self.epoch:
-            generator = torch.Generator().manual_seed(_derived_seed(self.seed, "data", epoch))
-            self.epoch, self.order = epoch, torch.randperm(self.n, generator=generator)
-        return self.order
-
-    def take(self, cursor: int, count: int) -> torch.Tensor:
-        parts = []
-        while count > 0:
-            epoch, position = divmod(cursor, self.n)
-            part = self._permutation(epoch)[position : position + count]
-            parts.append(part)
-            cursor, count = cursor + len(part), count - len(part)
-        return torch.cat(parts)
+    return run_folder.check_training_data(images, labels, resolution=config.resolution, n_labels=config.n_labels,
+                                          channels=config.channels, who="GANConfig:train_gan")
 
 
 def _reset_adam(optimizer: torch.optim.Optimizer) -> None:
@@ -302,7 +266,7 @@ def train_gan(
         labels_t = torch.from_numpy(labels)  # [N, L] float
         if dev.type == "cuda" and images_t.numel() <= _DEVICE_DATA_BYTES:
             images_t, labels_t = images_t.to(dev), labels_t.to(dev)
-        data_order = _EpochOrder(N, seed)
+        data_order = run_folder.EpochOrder(N, lambda epoch: _derived_seed(seed, "data", epoch))
 
         def autocast(enabled: bool) -> contextlib.AbstractContextManager[Any]:
             return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp and enabled)
@@ -362,13 +326,8 @@ def train_gan(
             _save_png(_image_grid(fakes, grid_rows, grid_cols), run_dir / name)
 
         if main and not (run_dir / "reals.png").exists():
-            reals = []
-            for row in grid_rows_labels:  # the first reals of each grid row's label vector, in a seeded order
-                matches = np.flatnonzero((labels == row).all(axis=1))
-                picks = np.random.default_rng(_derived_seed(seed, "grid-reals")).permutation(matches)
-                picks = picks[:grid_cols]
-                reals.append(images[np.resize(picks, grid_cols)])
-            _save_png(_image_grid(np.concatenate(reals), grid_rows, grid_cols), run_dir / "reals.png")
+            run_folder.save_reals_grid(images, labels, grid_rows_labels, grid_cols, _derived_seed(seed, "grid-reals"),
+                                       run_dir / "reals.png")
         if main:
             cache.atomic_write(run_dir / "run.json", json.dumps(
                 {"config": config.to_dict(), "seed": seed, "data_digest": digest, "images": N, "device": str(dev),
