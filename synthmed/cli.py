@@ -274,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--partition", default=None)
     cluster.add_argument("--account", default=None)
     cluster.add_argument("--gpus-per-job", type=int, default=None,
-                         help="GPUs given to each job; a job trains on the first (one GAN on several GPUs: "
-                         "torchrun -m synthmed.gan.ddp)")
+                         help="GPUs given to each job; above 1, each GAN trains data-parallel over them (torchrun, "
+                         "one rank per GPU: synthmed.gan.ddp), its classifiers on the first")
     cluster.add_argument("--cpus-per-job", type=int, default=None)
     cluster.add_argument("--mem-gb", type=int, default=None)
     cluster.add_argument("--time-min", type=int, default=None, help="a job past it is requeued and resumes")

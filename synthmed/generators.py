@@ -12,6 +12,9 @@ and three functions with one contract for every kind of model:
 - ``sample(trained, labels, *, seed, device)``: exactly one uint8 image per label vector, deterministic
   for a seed.
 
+A generator with ``data_parallel`` (the GANs) also takes ``ranks`` (an int > 1) in ``train``: one training
+over that many processes (`synthmed.gan.ddp`, through torchrun), into the run folder one process would use.
+
 Experiments, plots, claims, widgets and the CLI read `REGISTRY`; adding a generator is its package plus
 one `register` call. The GAN functions import torch when called, so reading the registry (the CLI,
 figures) does not.
@@ -54,6 +57,7 @@ class Generator:
     sample: Callable[..., np.ndarray]
     in_paper: bool = False  # one of the paper's generators (its claims compare these)
     in_book: bool = True  # run by default: every sweep, chapter and `synthmed run` without --generators
+    data_parallel: bool = False  # `train` takes ``ranks``: one training over several processes (GPUs)
 
 
 REGISTRY: dict[str, Generator] = {}
@@ -146,13 +150,31 @@ def _trained(result, settings: profiles.Profile) -> Trained:
     )
 
 
-def _train_gan(config, images, labels, *, seed, profile, domain, device="auto", progress=False) -> Trained:
-    """`synthmed.gan.train.train_gan_cached`, early-stopped as `fd_setup` says."""
+def _train_gan(config, images, labels, *, seed, profile, domain, device="auto", progress=False,
+               ranks: int = 1) -> Trained:
+    """`synthmed.gan.train.train_gan_cached`, early-stopped as `fd_setup` says.
+
+    `ranks` > 1: the run is trained data-parallel over that many processes (`synthmed.gan.ddp.torchrun`: one
+    per GPU, gloo processes on the CPU at device "cpu") into the run folder `train_gan_cached` keys, which is
+    then loaded here as a finished run (a folder the ranks did not finish is an error, not trained here).
+    """
     from synthmed.gan.train import train_gan_cached
 
     settings = profiles.get(profile)
-    result = train_gan_cached(config, images, labels, seed=seed, fd_images=settings.fd_images, device=device,
-                              progress=progress, **fd_setup(profile, domain, device=device))
+    fd = fd_setup(profile, domain, device=device)
+    options = {"seed": seed, "fd_images": settings.fd_images, "device": device, "progress": progress, **fd}
+    if ranks == 1:
+        return _trained(train_gan_cached(config, images, labels, **options), settings)
+    from synthmed import config as home_settings
+    from synthmed.gan.ddp import torchrun
+
+    root = home_settings.home()
+    ranks_dir = torchrun(ranks, config, images, labels, cache_dir=root / "gans", work_root=root / "torchrun",
+                         **options)
+    result = train_gan_cached(config, images, labels, **options, max_kimg=0)  # loads the ranks' finished run
+    if not result.from_cache or Path(result.run_dir).resolve() != ranks_dir.resolve():
+        raise RuntimeError(f"the {ranks} ranks trained {ranks_dir}, but this process keys the run {result.run_dir}, "
+                           "which is not finished: the ranks' settings differ from this process's")
     return _trained(result, settings)
 
 
@@ -170,6 +192,7 @@ CPDGAN = register(Generator(
     train=_train_gan,
     sample=_sample_gan,
     in_paper=True,
+    data_parallel=True,
 ))
 PROGAN = register(Generator(
     name="prog-GAN",
@@ -179,6 +202,7 @@ PROGAN = register(Generator(
     train=_train_gan,
     sample=_sample_gan,
     in_paper=True,
+    data_parallel=True,
 ))
 GAN_ARCH = {"cpD-GAN": "cpdgan", "prog-GAN": "progan"}  # registry name -> synthmed.gan.config arch
 

@@ -91,6 +91,7 @@ def test_jobs_merge_their_rows_and_a_rerun_submits_only_what_is_missing(
     calls: list = []
     monkeypatch.setattr(cluster, "run_point", fake_run_point(calls))
     monkeypatch.setattr(cluster, "load_source", lambda *args: "source")
+    monkeypatch.setattr(cluster, "ConfigHashes", _hashes({}))
     first = cluster.submit_sweep("chest", "classes", "tiny", "debug", settings=(20,), generators=("cpD-GAN",))
     assert [key.setting for key in first.jobs] == [20]
     outcome = cluster.collect(first)  # the debug executor runs each job here, through submitit's job object
@@ -180,6 +181,11 @@ def test_a_local_job_preempted_mid_gan_is_requeued_and_resumes_to_the_same_resul
 # Rerunning a sweep
 
 
+def _hashes(changed: dict) -> object:
+    """A stand-in for `cluster.ConfigHashes`: every run's config hash is the fake rows' ("x"), but in `changed`."""
+    return lambda *args, **kwargs: (lambda key: changed.get(key, "x"))
+
+
 def test_a_rerun_submits_the_failed_skipped_and_half_saved_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -211,6 +217,7 @@ def test_a_rerun_submits_the_failed_skipped_and_half_saved_runs(
     monkeypatch.setattr(cluster, "run_point", run_point)
     monkeypatch.setattr(cluster, "save_merged", half_saved)
     monkeypatch.setattr(cluster, "load_source", lambda *args: "source")
+    monkeypatch.setattr(cluster, "ConfigHashes", _hashes({}))
     sweep = {"settings": (20, 6), "generators": ("cpD-GAN",), "seeds": (0, 1)}
     first = cluster.submit_sweep("chest", "classes", "tiny", "debug", **sweep)
     outcome = cluster.collect(first)
@@ -227,6 +234,12 @@ def test_a_rerun_submits_the_failed_skipped_and_half_saved_runs(
     assert cluster.submit_sweep("chest", "classes", "tiny", "debug", dry_run=True, **sweep).missing == []
     labels = experiments.load_results("chest", "classes", "tiny", per_label=True)
     assert len(labels.drop_duplicates(["setting", "seed"])) == 4
+
+    # The profile's config changes for one run: its saved row is stale, and only it is submitted again.
+    monkeypatch.setattr(cluster, "ConfigHashes", _hashes({key(6, 1): "changed"}))
+    stale = cluster.submit_sweep("chest", "classes", "tiny", "debug", dry_run=True, **sweep)
+    assert stale.missing == [key(6, 1)]
+    assert "3 with a saved row of their current config, 1 to submit" in stale.describe()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -304,7 +317,10 @@ def test_per_gpu_is_checked_and_shown_in_the_dry_run(
     out = capsys.readouterr().out
     assert "gpus_per_node=1" in out and "2 jobs at once on each of 2 GPUs (0, 1): 4 processes" in out
     assert cli.main([*run, "--executor", "slurm", "--gpus-per-job", "2", "--dry-run"]) == 0
-    assert "each job gets 2 GPUs but trains on the first" in capsys.readouterr().out
+    assert "each job trains each GAN data-parallel over its 2 GPUs (torchrun, 2 ranks" in capsys.readouterr().out
+    monkeypatch.setattr(cli, "_check_device", lambda device: None)
+    assert cli.main([*run, "--executor", "slurm", "--gpus-per-job", "2", "--device", "cuda:1", "--dry-run"]) == 1
+    assert "give --device auto or cuda, not cuda:1" in capsys.readouterr().err
     assert not (tmp_path / "jobs").exists()
 
 
@@ -324,3 +340,36 @@ def test_per_gpu_runs_k_points_at_once_on_the_cpu(tmp_path: Path, monkeypatch: p
     for result in outcome.done.values():
         assert result["status"] == "done" and result["gpus"] == "" and result["threads"] == cluster.slot_threads(2)
     assert sorted(experiments.load_results("chest", "classes", "tiny")["seed"]) == [0, 1]
+
+
+# --------------------------------------------------------------------------------------------------
+# One GAN over a job's GPUs (--gpus-per-job N)
+
+
+def test_a_job_with_several_gpus_trains_its_gans_over_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--gpus-per-job N reaches run_point as gan_ranks: N GPUs of those the job sees (fewer if it sees fewer, one
+    without a GPU), N CPU processes at device cpu. tests/test_point_ranks.py trains a point's GAN over two ranks."""
+    calls: list = []
+    fake = fake_run_point(calls)
+    ranks: list = []
+
+    def run_point(*args, gan_ranks=1, **kwargs):
+        ranks.append(gan_ranks)
+        return fake(*args, **kwargs)
+
+    monkeypatch.setattr(cluster, "run_point", run_point)
+    monkeypatch.setattr(cluster, "load_source", lambda *args: "source")
+    monkeypatch.setattr(cluster, "save_merged", lambda *args: None)
+    key = cluster.PointKey("chest", "classes", 20, "cpD-GAN", 0)
+    for device, visible, asked, expected in (("auto", 4, 2, 2), ("auto", 1, 2, 1), ("auto", 0, 2, 1),
+                                             ("cpu", 0, 2, 2), ("auto", 4, 1, 1)):
+        monkeypatch.setattr(torch.cuda, "device_count", lambda visible=visible: visible)
+        job = cluster.PointJob(key, experiments.RunSpec("tiny", device=device), gan_ranks=asked)
+        assert job.ranks() == expected and job()["gan_ranks"] == expected
+    assert ranks == [2, 1, 1, 2, 1]
+
+    monkeypatch.setenv("SYNTHMED_HOME", str(tmp_path))
+    monkeypatch.setattr(cluster, "ConfigHashes", _hashes({}))
+    submission = cluster.submit_sweep("chest", "classes", "tiny", "debug", settings=(20,), generators=("cpD-GAN",),
+                                      resources=profiles.SlurmResources(gpus_per_job=2))  # 4 GPUs visible
+    assert not cluster.collect(submission).failed and ranks[-1] == 2

@@ -1,8 +1,9 @@
 """A sweep on a cluster through submitit: one job per benchmark point (one generator, one seed), the
 points of one sweep submitted as one Slurm job array, or as local processes.
 
-- Which jobs: the sweep's (setting, seed, generator) runs that its saved results table lacks
-  (`missing_points`), so rerunning a sweep submits only what is missing.
+- Which jobs: the sweep's (setting, seed, generator) runs that its saved results table lacks, or holds
+  from another config (`missing_points`: a row whose ``config_hash`` is not the one the run would get now,
+  as after a change to the profile), so rerunning a sweep submits only what is missing or stale.
 - A job (`PointJob`) runs `run_point` and merges its row into the sweep's results tables itself
   (`results.save_merged`: merged by run key, under the tables' lock, written atomically), so rows from
   many jobs land in one table and a job that fails loses no other job's row.
@@ -19,8 +20,9 @@ Executors: "slurm" (sbatch, a job array per sweep), "local" (each job a local pr
 real submission, pickling, requeue and collection code) and "debug" (submitit's DebugExecutor: in this
 process, when `result` is asked).
 
-A job trains its GAN on one device: with `gpus_per_job` > 1 a job is given that many GPUs but uses the
-first (`Submission.describe` and the job's log say so); one GAN on several GPUs is `synthmed.gan.ddp`.
+With `gpus_per_job` N > 1 a job trains each GAN data-parallel over its N GPUs, as the paper's authors ran
+each GAN on 1 to 8: `run_point(gan_ranks=N)` starts torchrun with N ranks (`synthmed.gan.ddp`) and loads
+the finished run; its classifiers (and a generator without data-parallel training, DDIM) use the first GPU.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,8 @@ from synthmed import generators as registry
 from synthmed import profiles
 from synthmed.config import DataConfig, home
 from synthmed.data import benchmarks
-from synthmed.experiments.datasets import load_source
-from synthmed.experiments.point import RunSpec, run_point
+from synthmed.experiments.datasets import NotReady, load_source
+from synthmed.experiments.point import RunSpec, point_config_hash, run_point
 from synthmed.experiments.results import (
     RESULT_COLUMNS,
     CorruptTable,
@@ -76,7 +78,8 @@ class PointJob:
     """A picklable, checkpointable job: `run_point` for one `PointKey`, its rows merged into the sweep's tables.
 
     `data`: the modality's data settings (None: the profile's); `generator_overrides`: as `run_point`'s;
-    `threads`: torch's CPU threads in the job (None: torch's default). submitit calls `checkpoint` when
+    `threads`: torch's CPU threads in the job (None: torch's default); `gan_ranks` (``--gpus-per-job``): each
+    GAN over that many GPUs (`ranks`; CPU processes at device "cpu"). submitit calls `checkpoint` when
     the job is preempted or reaches its time limit; the job it returns is this one again, since the
     caches and the GAN's checkpoints hold the progress.
     """
@@ -86,6 +89,20 @@ class PointJob:
     data: DataConfig | None = None
     generator_overrides: Mapping[str, object] | None = None
     threads: int | None = None
+    gan_ranks: int = 1
+
+    def ranks(self) -> int:
+        """The processes each GAN of this job trains over: `gan_ranks` GPUs of those the job sees (fewer if it
+        sees fewer, one without a GPU), or `gan_ranks` CPU processes at device "cpu"."""
+        import torch
+
+        if self.gan_ranks <= 1 or self.spec.device == "cpu":
+            return max(1, self.gan_ranks)
+        visible = torch.cuda.device_count()
+        if visible < self.gan_ranks:
+            log.warning("%s: %d GPUs asked for each GAN, %d visible: it trains over %d", self.key.name(),
+                        self.gan_ranks, visible, max(1, visible))
+        return max(1, min(self.gan_ranks, visible))
 
     def __call__(self) -> dict[str, Any]:
         import torch
@@ -93,15 +110,14 @@ class PointJob:
         key, spec = self.key, self.spec
         if self.threads is not None:
             torch.set_num_threads(self.threads)
-        if torch.cuda.device_count() > 1:
-            log.warning("%s: %d GPUs visible; this job trains on the first (one GAN on several GPUs: "
-                        "torchrun -m synthmed.gan.ddp)", key.name(), torch.cuda.device_count())
-        where = {"gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), "threads": torch.get_num_threads()}
+        ranks = self.ranks()
+        where = {"gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), "threads": torch.get_num_threads(), "gan_ranks": ranks}
         data = self.data if self.data is not None else profiles.get(spec.profile).data
         source = load_source(key.modality, data, spec.data_root)
         try:
             run = run_point(key.modality, key.benchmark, key.setting, key.generator, spec.profile, key.seed,
-                            source=source, generator_overrides=self.generator_overrides, **spec.options())
+                            source=source, generator_overrides=self.generator_overrides, gan_ranks=ranks,
+                            **spec.options())
         except benchmarks.TooFewCombinations as err:
             log.warning("%s skipped: %s", key.name(), err)
             return {**dataclasses.asdict(key), **where, "status": "skipped", "reason": str(err)}
@@ -134,22 +150,72 @@ def sweep_points(modality: str, benchmark: str, profile: str, settings=None, gen
             for g in generators]
 
 
-def missing_points(points: Sequence[PointKey], profile: str) -> list[PointKey]:
-    """The points whose run the sweep's saved tables lack: no row in the results table or none in the
-    per-label table (a job stopped between the two writes). A missing or corrupt table lacks them all.
+class ConfigHashes:
+    """The ``config_hash`` each run of a sweep would get now (`point.point_config_hash`) with these jobs'
+    options, computed on demand: each modality's source read once (its index, not its images), each
+    setting's subset built once. None where the subset cannot be built (too few label combinations)."""
+
+    def __init__(self, profile: str, spec: RunSpec | None = None, data: DataConfig | None = None,
+                 generator_overrides: Mapping[str, object] | None = None) -> None:
+        self.profile, self.spec = profile, spec or RunSpec(profile)
+        self.data = data if data is not None else profiles.get(profile).data
+        self.generator_overrides = generator_overrides
+        self.sources: dict[str, Any] = {}
+        self.subsets: dict[tuple, Any] = {}
+
+    def __call__(self, key: PointKey) -> str | None:
+        if key.modality not in self.sources:
+            if profiles.get(self.profile).needs_real_data and not self.spec.data_root:  # not phantoms at paper scale
+                raise NotReady(f"profile {self.profile} needs the real datasets to tell which saved rows are current: "
+                               "give --data-root, as the jobs need")
+            self.sources[key.modality] = load_source(key.modality, self.data, self.spec.data_root)
+        source = self.sources[key.modality]
+        point = (key.modality, key.benchmark, key.setting)
+        if point not in self.subsets:
+            try:
+                self.subsets[point] = benchmarks.build_point(source.index, benchmarks.BenchmarkPoint(*point),
+                                                             scale=source.scale, train_scale=source.train_scale)
+            except benchmarks.TooFewCombinations:
+                self.subsets[point] = None
+        if self.subsets[point] is None:
+            return None
+        return point_config_hash(*point, key.generator, self.profile, key.seed, source=source,
+                                 subset=self.subsets[point], device=self.spec.device,
+                                 classifier_weights=self.spec.classifier_weights, precision=self.spec.precision,
+                                 generator_overrides=self.generator_overrides)
+
+
+def missing_points(points: Sequence[PointKey], profile: str,
+                   current: Callable[[PointKey], str | None] | None = None) -> list[PointKey]:
+    """The points whose run the sweep's saved tables lack: no row in the results table, none in the
+    per-label table (a job stopped between the two writes), or a results row whose ``config_hash`` is
+    not the run's now (`current`: a `ConfigHashes`, None = the profile's defaults), computed with an older
+    config, which the in-process sweep would recompute too. A missing or corrupt table lacks them all.
     A job that failed, or a setting skipped for too few label combinations, left no row: it is missing."""
-    def runs(modality: str, benchmark: str, per_label: bool) -> set[tuple]:
+    def rows(modality: str, benchmark: str, per_label: bool) -> dict[tuple, str]:
         try:
             table = load_results(modality, benchmark, profile, per_label=per_label)
         except (FileNotFoundError, CorruptTable):
-            return set()
-        return set(zip(table["modality"], table["benchmark"], table["setting"], table["generator"], table["seed"],
-                       strict=True))
+            return {}
+        hashes = table["config_hash"] if "config_hash" in table else [""] * len(table)
+        return dict(zip(zip(table["modality"], table["benchmark"], table["setting"], table["generator"], table["seed"],
+                            strict=True), hashes, strict=True))
 
-    present: set[tuple] = set()
+    saved: dict[tuple, str] = {}
     for modality, benchmark in dict.fromkeys((p.modality, p.benchmark) for p in points):
-        present |= runs(modality, benchmark, False) & runs(modality, benchmark, True)
-    return [p for p in points if (p.modality, p.benchmark, p.setting, p.generator, p.seed) not in present]
+        results, labels = rows(modality, benchmark, False), rows(modality, benchmark, True)
+        saved |= {run: config for run, config in results.items() if run in labels}
+    current = current if current is not None else ConfigHashes(profile)
+    missing = []
+    for p in points:
+        config = saved.get((p.modality, p.benchmark, p.setting, p.generator, p.seed))
+        if config is None:
+            missing.append(p)
+        elif config != (now := current(p)):
+            log.info("%s: its saved row was computed with config %s, the run's is now %s: submitted again", p.name(),
+                     config, now)
+            missing.append(p)
+    return missing
 
 
 def executor_parameters(executor: str, resources: profiles.SlurmResources, name: str) -> dict[str, Any]:
@@ -221,15 +287,16 @@ class Submission:
 
     def describe(self) -> str:
         """The jobs and their resources, for the terminal."""
-        lines = [f"{len(self.points)} runs in the sweep, {len(self.points) - len(self.missing)} with a saved row, "
-                 f"{len(self.missing)} to {'submit' if self.dry_run else 'run'} ({self.executor} executor)"]
+        lines = [f"{len(self.points)} runs in the sweep, {len(self.points) - len(self.missing)} with a saved row of "
+                 f"their current config, {len(self.missing)} to {'submit' if self.dry_run else 'run'} "
+                 f"({self.executor} executor)"]
         shown = ", ".join(f"{k}={v}" for k, v in self.parameters.items() if k != "name")
         lines.append(f"each job: {shown}")
         if self.sharing:
             lines.append(self.sharing)
-        if int(self.parameters.get("gpus_per_node", 0)) > 1:
-            lines.append(f"note: each job gets {self.parameters['gpus_per_node']} GPUs but trains on the first; one "
-                         "GAN on several GPUs is torchrun -m synthmed.gan.ddp (book/reproduce.md, On a cluster)")
+        if (gpus := int(self.parameters.get("gpus_per_node", 0))) > 1:
+            lines.append(f"each job trains each GAN data-parallel over its {gpus} GPUs (torchrun, {gpus} ranks: "
+                         "synthmed.gan.ddp); its classifiers and DDIM use the first")
         lines.append(f"job folder (pickles, logs): {self.folder}")
         for key in self.missing:
             job = self.jobs.get(key)
@@ -269,7 +336,7 @@ def submit_sweep(
     per_gpu: int | None = None,
     dry_run: bool = False,
 ) -> Submission:
-    """Submit one job per run of the sweep its saved table lacks (`missing_points`).
+    """Submit one job per run of the sweep its saved table lacks or holds from another config (`missing_points`).
 
     resources: one job's request (None: the profile's `Profile.slurm`); spec: the runs' machine-side
     options (None: the profile's defaults). "slurm" submits the jobs as one array
@@ -278,6 +345,7 @@ def submit_sweep(
     job in this process when its result is asked (`collect`). `per_gpu` K (local only, instead of
     `parallel`): K jobs at once on each visible GPU, each job pinned to one (`gpu_slot`), or K on the CPU
     where there is none (or `spec.device` is "cpu"); the jobs split the CPU cores (`slot_threads`).
+    `resources.gpus_per_job` N > 1: each job trains each GAN over its N GPUs (`PointJob.ranks`).
     `dry_run`: only say what would be submitted.
     """
     points = sweep_points(modality, benchmark, profile, settings, generators, seeds)
@@ -298,12 +366,17 @@ def submit_sweep(
                        f"{parallel} processes, {threads} CPU threads each")
         else:
             sharing = f"no GPU: {per_gpu} jobs at once on the CPU, {threads} CPU threads each"
-    submission = Submission(executor, points, missing_points(points, profile), parameters, folder, dry_run=dry_run,
-                            sharing=sharing)
+    if resources.gpus_per_job > 1 and spec.device not in ("auto", "cuda", "cpu"):
+        raise ValueError(f"--gpus-per-job {resources.gpus_per_job}: each GAN trains over all the GPUs a job sees; "
+                         f"give --device auto or cuda, not {spec.device}")
+    current = ConfigHashes(profile, spec, data, generator_overrides)
+    submission = Submission(executor, points, missing_points(points, profile, current), parameters, folder,
+                            dry_run=dry_run, sharing=sharing)
     if dry_run or not submission.missing:
         return submission
     chosen = make_executor(executor, folder, parameters)
-    work = [PointJob(key, spec, data, generator_overrides, threads) for key in submission.missing]
+    ranks = max(1, int(resources.gpus_per_job))
+    work = [PointJob(key, spec, data, generator_overrides, threads, ranks) for key in submission.missing]
     if executor == "local":
         submission.jobs = _throttled(chosen, work, parallel or resources.array_parallelism, gpus)
     else:

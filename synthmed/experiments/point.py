@@ -75,6 +75,53 @@ def generator_config(generator: str, profile: str, resolution: int, n_labels: in
     return generators.get(generator).config(profile, resolution, n_labels, precision, shared=shared)
 
 
+def point_configs(
+    generator: str, profile: str, resolution: int, n_labels: int, seed: int = 0, *, device: str = "auto",
+    classifier_weights: str | None = None, precision: str | None = None, shared: bool = False,
+    generator_overrides: Mapping[str, object] | None = None, classifier_overrides: Mapping[str, object] | None = None,
+) -> tuple[object, object]:
+    """A run's classifier config and generator config, as `run_point` trains them (the overrides applied)."""
+    clf_config = classifier_config(profile, seed, device, classifier_weights, precision)
+    clf_config = dataclasses.replace(clf_config, **(classifier_overrides or {}))
+    config = generator_config(generator, profile, resolution, n_labels, precision, shared=shared)
+    return clf_config, dataclasses.replace(config, **(generator_overrides or {}))
+
+
+def config_hash(clf_config, config, seed: int, source: Source) -> str:
+    """A result row's ``config_hash``: the configs, the seed and the dataset's scale and size (not its pixels)."""
+    return stable_hash(clf_config.key_fields(), config.to_dict(), seed, source.scale, source.train_scale,
+                       len(source.index))
+
+
+def point_config_hash(
+    modality: str, benchmark: str, setting: int, generator: str, profile: str, seed: int = 0, *, source: Source,
+    subset: benchmarks.Subset | None = None, **options,
+) -> str:
+    """The ``config_hash`` `run_point` would give this run now, without training anything: the subset's labels
+    (`subset`, else built from `source`'s index; `benchmarks.TooFewCombinations` where it cannot be) and
+    the configs. `options`: `point_configs`' keywords (device, classifier_weights, precision, shared and
+    the overrides), as given to `run_point`."""
+    point = benchmarks.BenchmarkPoint(modality, benchmark, setting)
+    if subset is None:
+        subset = benchmarks.build_point(source.index, point, scale=source.scale, train_scale=source.train_scale)
+    clf_config, config = point_configs(generator, profile, point_resolution(point, profile), len(subset.labels), seed,
+                                       **options)
+    return config_hash(clf_config, config, seed, source)
+
+
+def _rank_option(spec: generators.Generator, gan_ranks: int) -> dict:
+    """`Generator.train`'s ``ranks`` keyword where more than one is asked and the generator can use them."""
+    if isinstance(gan_ranks, bool) or not isinstance(gan_ranks, int) or gan_ranks < 1:
+        raise ValueError(f"gan_ranks: expected a whole number of processes, at least 1, got {gan_ranks!r}")
+    if gan_ranks == 1:
+        return {}
+    if not spec.data_parallel:
+        log.warning("%s trains in one process (it has no data-parallel training); gan_ranks %d not used",
+                    spec.name, gan_ranks)
+        return {}
+    return {"ranks": gan_ranks}
+
+
 @dataclass
 class PointRun:
     """What `run_point` computed, for notebooks that show more than the result row."""
@@ -122,6 +169,7 @@ def run_point(
     shared: bool = False,
     generator_overrides: Mapping[str, object] | None = None,
     classifier_overrides: Mapping[str, object] | None = None,
+    gan_ranks: int = 1,
 ) -> PointRun:
     """One benchmark point end to end, every step cached by its config and inputs.
 
@@ -131,7 +179,10 @@ def run_point(
     the point the generators, utility and memorisation chapters share (`Profile.shared_gan_preset`;
     at cpu longer than the sweeps'), a run of its own that no results table holds. `generator_overrides` and
     `classifier_overrides`: fields that replace the configs' (`dataclasses.replace`; the playground's
-    training length and epochs), cached under the configs they make.
+    training length and epochs), cached under the configs they make. `gan_ranks` > 1: a generator that trains
+    data-parallel (`Generator.data_parallel`, the GANs) trains over that many processes through torchrun
+    (`synthmed.gan.ddp`: one per GPU, or gloo processes on the CPU at device "cpu") into the same cached run
+    folder, which is then loaded as a one-process run's; other generators train in this process.
 
     Build the subset; train (or load) the real-trained classifier; train (or load) the generator
     registered as `generator` (`synthmed.generators`), early-stopped on the profile's Fréchet distance
@@ -160,8 +211,10 @@ def run_point(
 
     # Real-trained classifier (once per point and seed; shared by both generators).
     t = time.perf_counter()
-    clf_config = classifier_config(profile, seed, device, classifier_weights, precision)
-    clf_config = dataclasses.replace(clf_config, **(classifier_overrides or {}))
+    clf_config, config = point_configs(generator, profile, resolution, len(labels), seed, device=device,
+                                       classifier_weights=classifier_weights, precision=precision, shared=shared,
+                                       generator_overrides=generator_overrides,
+                                       classifier_overrides=classifier_overrides)
     real_model, real_history = train_cached(x_train, y_train, x_val, y_val, clf_config, progress=progress)
     scores_real = predict(real_model, x_test)
     times["real_classifier_s"] = time.perf_counter() - t
@@ -169,11 +222,9 @@ def run_point(
     # Generator, early-stopped on a Fréchet distance; then one synthetic image per real label vector of
     # each split, as the original's test.py.
     t = time.perf_counter()
-    config = spec.config(profile, resolution, len(labels), precision, shared=shared)
-    config = dataclasses.replace(config, **(generator_overrides or {}))
     domain = real_classifier_features(real_model, cache_key(clf_config, x_train, y_train, x_val, y_val))
     trained = spec.train(config, x_train, y_train, seed=seed, profile=profile, domain=domain, device=device,
-                         progress=progress)
+                         progress=progress, **_rank_option(spec, gan_ranks))
     synthetic = {
         split: spec.sample(trained, arrays[split][1], seed=synthetic_seed(seed, split), device=device)
         for split in SYNTHETIC_SEED_OFFSET
@@ -245,9 +296,7 @@ def run_point(
         "synthetic_epochs": len(syn_history.epochs),
         **{k: round(v, 2) for k, v in times.items()},
         "generator_train_s": round(trained.train_seconds, 2),
-        "config_hash": stable_hash(
-            clf_config.key_fields(), config.to_dict(), seed, source.scale, source.train_scale, len(source.index)
-        ),
+        "config_hash": config_hash(clf_config, config, seed, source),
         "version": synthmed.__version__,
         **panels,
         "panels_s": round(panels_s, 2),
